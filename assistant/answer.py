@@ -1,0 +1,138 @@
+"""Grounded extractive answers with citations, or a refusal that says what the documents cover.
+
+The answer is made of sentences copied verbatim from the retrieved passages: each sentence is scored
+against the question with the embedding model (vectors computed at ingest) plus lexical overlap of the
+question's content words, and the best 1-4 are shown in document order with markers [1], [2].
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.lexical import tokens
+from assistant.records import Answer, Citation, Hit
+from assistant.refusal import RefusalModel, refusal_features
+from assistant.retrieve import Query, Retriever, is_follow_up
+from assistant.sentences import split_sentences
+
+MAX_SENTENCES = 4
+CANDIDATE_PASSAGES = 5
+_MARKER = re.compile(r"^(?:\(\d+[a-z]?\)|[a-z]\)|[ivx]+\)|\d+\.)\s+")
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    hit: Hit
+    sentence: str
+    position: int
+    score: float
+
+
+class Answerer:
+    def __init__(self, retriever: Retriever, *, refusal: RefusalModel | None = None, k: int = 10):
+        self.retriever = retriever
+        self.refusal = refusal or RefusalModel()
+        self.k = k
+
+    def answer(self, question: str, history: list[Turn] | tuple = (), **filters) -> Answer:
+        started = time.perf_counter()
+        question = " ".join(question.split())
+        previous = [t for t in history if t.question]
+        cited = ()
+        if previous and previous[-1].answer is not None:
+            cited = tuple((c.doc_id, c.section_key) for c in previous[-1].answer.citations)
+        query = Query(question, history=tuple(t.question for t in previous), cited_keys=cited, **filters)
+        hits = self.retriever.retrieve(query, k=self.k)
+        retrieved_at = time.perf_counter()
+        follow_up = bool(previous) and is_follow_up(question)
+        context_question = f"{previous[-1].question} {question}" if follow_up else question
+        candidates = self._score_sentences(context_question, hits)
+        features = refusal_features(question, hits, candidates, self.retriever)
+        refused = not hits or self.refusal.refuse(features)
+        if refused:
+            answer = self._refusal(hits, features)
+        else:
+            answer = self._compose(candidates, hits, features)
+        done = time.perf_counter()
+        timings = {"retrieve": round(1000 * (retrieved_at - started), 1), "answer": round(1000 * (done - retrieved_at), 1)}
+        return Answer(text=answer.text, refused=answer.refused, mode="extractive", citations=answer.citations,
+                      retrieved=tuple(hits), notes=answer.notes, timings_ms=timings, signals=features,
+                      related=answer.related)
+
+    def _score_sentences(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        pool = [(h, i, s) for h in hits[:CANDIDATE_PASSAGES] for i, s in enumerate(split_sentences(h.chunk.text))
+                if len(s.split()) >= 3]
+        if not pool:
+            return []
+        embedder = self.retriever.lib.embedder
+        q_vec = embedder.encode_queries([question])[0]
+        s_vecs = embedder.encode_passages([s for _, _, s in pool])
+        dense = s_vecs @ q_vec
+        q_terms = set(tokens(question))
+        out = []
+        for (hit, pos, sentence), d in zip(pool, dense):
+            overlap = len(q_terms & set(tokens(sentence))) / len(q_terms) if q_terms else 0.0
+            prior = 0.02 * (CANDIDATE_PASSAGES - hit.rank) / CANDIDATE_PASSAGES
+            out.append(Candidate(hit, sentence, pos, float(d) + 0.15 * overlap + prior))
+        return sorted(out, key=lambda c: -c.score)
+
+    def _compose(self, candidates: list[Candidate], hits: list[Hit], features: dict) -> Answer:
+        best = candidates[0].score
+        chosen = [c for c in candidates[:8] if c.score >= best - 0.04][:MAX_SENTENCES]
+        # at most three passages, and the best passage's sentences first
+        passages: list[str] = []
+        for c in chosen:
+            if c.hit.chunk.chunk_id not in passages and len(passages) < 3:
+                passages.append(c.hit.chunk.chunk_id)
+        chosen = [c for c in chosen if c.hit.chunk.chunk_id in passages]
+        chosen.sort(key=lambda c: (passages.index(c.hit.chunk.chunk_id), c.position))
+        citations, parts = [], []
+        for n, cid in enumerate(passages, start=1):
+            group = [c for c in chosen if c.hit.chunk.chunk_id == cid]
+            hit = group[0].hit
+            quote = " ".join(c.sentence for c in group)
+            citations.append(_citation(n, hit, quote))
+            parts.append(" ".join(_readable(c.sentence) for c in group) + f" [{n}]")
+        return Answer(text="\n\n".join(parts), refused=False, mode="extractive", citations=tuple(citations),
+                      retrieved=tuple(hits), notes=_notes(citations))
+
+    def _refusal(self, hits: list[Hit], features: dict) -> Answer:
+        covered = ", ".join(sorted({h.title for h in hits[:10]})) or "keine Dokumente"
+        text = ("Dazu enthalten die hinterlegten Dokumente keine Aussage, auf die ich eine Antwort stützen kann. "
+                "Ich beantworte Fragen zur KI-Verordnung (EU) 2024/1689, zum Ministerratsbeschluss zum "
+                "„Ökosystem KI“ und zu den hinterlegten Leitlinien – jeweils mit Fundstelle.")
+        return Answer(text=text, refused=True, mode="extractive", citations=(), retrieved=tuple(hits),
+                      notes=(f"Durchsuchte Dokumente: {covered}",), related=tuple(hits[:3]))
+
+
+def _readable(sentence: str) -> str:
+    """Drop a leading Absatz/list marker ("(6) ", "a) ") so the sentence reads as prose."""
+    text = _MARKER.sub("", sentence)
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _citation(n: int, hit: Hit, quote: str) -> Citation:
+    c = hit.chunk
+    return Citation(n=n, doc_id=c.doc_id, title=hit.title, section=c.label, section_key=c.section_key,
+                    chunk_id=c.chunk_id, version=hit.version, valid_from=hit.valid_from, page=c.page,
+                    url=hit.url, quote=quote)
+
+
+def _notes(citations: list[Citation]) -> tuple[str, ...]:
+    notes = []
+    if any(c.doc_id == "eu-ai-act" for c in citations):
+        notes.append("KI-VO in der Ursprungsfassung vom 13. Juni 2024; spätere Änderungen sind nicht berücksichtigt.")
+    return tuple(notes)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b)

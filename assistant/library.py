@@ -1,0 +1,55 @@
+"""The opened data directory: settings, registry, chunk store and embedding model together."""
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import WriterLockedError
+from assistant.models import Embedder, EmbeddingCache
+from assistant.registry import Registry
+from assistant.settings import Settings
+from assistant.store import ChunkStore
+
+
+@dataclass
+class Library:
+    settings: Settings
+    registry: Registry
+    store: ChunkStore
+    embedder: Embedder
+
+
+def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_path: Path | None = None) -> Library:
+    """Open (or create) the data directory. `embedder` lets several libraries share one loaded model."""
+    settings.apply_environment()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if embedder is None:
+        embedder = Embedder(settings.embedding_model, cache=EmbeddingCache(cache_path or settings.embedding_cache_path))
+    return Library(settings, Registry(settings.registry_path), ChunkStore(settings, embedder), embedder)
+
+
+@contextmanager
+def writer_lock(settings: Settings):
+    """One writing process per embedded index; a second writer is refused at once, not queued."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(settings.lock_path, "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        raise WriterLockedError(f"{settings.data_dir}: the index is being changed by {holder}. "
+                                "Wait until it has finished and try again.") from None
+    try:
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"process {os.getpid()}")
+        fh.flush()
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()

@@ -1,0 +1,56 @@
+"""When to refuse: several weak signals combined, since no single score threshold separates
+answerable from unanswerable questions on this corpus (e5 similarities are compressed).
+
+Signals: the best passage's dense similarity, the best answer sentence's score, how many of the
+question's content words the best passage contains, whether the lexical and dense rankings agree on
+the top passages, and whether the question names a section explicitly. The weights and the threshold
+are calibrated on the eval set's dev split (`python -m eval calibrate`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from assistant.lexical import tokens
+
+DEFAULT_WEIGHTS = {"top_dense": 1.0, "best_sentence": 1.0, "overlap": 0.35, "agreement": 0.03}
+DEFAULT_THRESHOLD = 1.78
+
+
+def refusal_features(question: str, hits, candidates, retriever) -> dict:
+    if not hits:
+        return {"top_dense": 0.0, "best_sentence": 0.0, "overlap": 0.0, "agreement": 0.0, "explicit": False,
+                "coverage": 0.0, "refusal_score": 0.0}
+    top = hits[:3]
+    q_terms = set(tokens(question))
+    best_overlap = 0.0
+    for h in top:
+        passage_terms = set(tokens(f"{h.chunk.heading} {h.chunk.text}"))
+        if q_terms:
+            best_overlap = max(best_overlap, len(q_terms & passage_terms) / len(q_terms))
+    agreement = sum(1 for h in top if h.signals.get("dense_rank", 99) <= 5 and h.signals.get("lexical_rank", 99) <= 5)
+    coverage = hits[0].signals.get("coverage", 0.0)
+    return {
+        "top_dense": max(h.signals.get("dense", 0.0) for h in top),
+        "best_sentence": candidates[0].score if candidates else 0.0,
+        # an English question has no German words to overlap: don't count that against it
+        "overlap": best_overlap if coverage >= 0.5 else 0.5,
+        "agreement": float(agreement),
+        "explicit": any(h.signals.get("explicit") for h in top),
+        "coverage": coverage,
+    }
+
+
+@dataclass
+class RefusalModel:
+    weights: dict = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    threshold: float = DEFAULT_THRESHOLD
+
+    def score(self, features: dict) -> float:
+        return sum(w * float(features.get(name, 0.0)) for name, w in self.weights.items())
+
+    def refuse(self, features: dict) -> bool:
+        s = self.score(features)
+        features["refusal_score"] = round(s, 4)
+        if features.get("explicit"):
+            return False  # a named section exists: answer from it
+        return s < self.threshold

@@ -1,0 +1,172 @@
+"""Hybrid retrieval: German BM25 + exact dense (e5) scores, fused by weighted reciprocal rank.
+
+Dense scores are computed exactly over the in-memory embedding matrix (a few thousand chunks), so
+results are identical across runs and rebuilds, and filters (version in force, document, kind) are a
+row mask rather than an approximate pre-filter.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.labels import key_matches, parse_references
+from assistant.lexical import LexicalIndex
+from assistant.library import Library
+from assistant.records import Chunk, DocumentVersion, Hit
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60
+RECITAL_FACTOR = 0.85  # recitals interpret, articles bind: an equally good article comes first
+_FOLLOW_UP = re.compile(r"^(und|aber|auch|was ist mit|wie ist es mit|gilt (das|dies)|and|what about)\b|"
+                        r"\b(das|dies|diese[rnms]?|sie|es|dafür|dabei|davon|darauf|dazu|hierfür|this|that|they|it)\b",
+                        re.I)
+
+
+@dataclass
+class Snapshot:
+    """Everything retrieval needs, loaded once per registry generation."""
+
+    generation: int
+    chunks: list[Chunk]
+    matrix: np.ndarray
+    lexical: LexicalIndex
+    versions: dict[tuple[str, str], DocumentVersion]
+    rows: dict[tuple[str, str], np.ndarray]  # (doc_id, version) -> chunk rows
+
+
+@dataclass(frozen=True)
+class Query:
+    question: str
+    history: tuple[str, ...] = ()
+    cited_keys: tuple[tuple[str, str], ...] = ()  # (doc_id, section_key) cited in the previous turn
+    doc_ids: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    versions: tuple[tuple[str, str], ...] = ()  # explicit (doc_id, version) choices
+    as_of: dt.date | None = None
+
+
+def build_snapshot(lib: Library) -> Snapshot:
+    generation = lib.registry.generation()
+    versions = {(v.doc_id, v.version): v for v in lib.registry.versions()}
+    chunks, matrix = lib.store.load()
+    row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
+    rows = {key: np.array(sorted(row_of[c] for c in lib.registry.chunk_ids(*key) if c in row_of), dtype=np.int64)
+            for key in versions}
+    titles = {v.doc_id: v.title for v in versions.values()}
+    lexical = LexicalIndex([c.embedding_text(titles.get(c.doc_id, "")) for c in chunks])
+    return Snapshot(generation, chunks, matrix, lexical, versions, rows)
+
+
+class Retriever:
+    def __init__(self, lib: Library, *, clock=dt.date.today):
+        self.lib = lib
+        self.clock = clock
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot; rebuilt when another process changed the registry."""
+        generation = self.lib.registry.generation()
+        with self._lock:
+            if self._snapshot is None or self._snapshot.generation != generation:
+                self._snapshot = build_snapshot(self.lib)
+            return self._snapshot
+
+    def selected_versions(self, query: Query, snap: Snapshot | None = None) -> dict[str, DocumentVersion]:
+        """Per document, the version to answer from: an explicit choice, else the one in force."""
+        snap = snap or self.snapshot()
+        day = (query.as_of or self.clock()).isoformat()
+        chosen: dict[str, DocumentVersion] = {}
+        for v in snap.versions.values():
+            if v.state == "active" and v.valid_from <= day:
+                best = chosen.get(v.doc_id)
+                if best is None or (v.valid_from, v.version) > (best.valid_from, best.version):
+                    chosen[v.doc_id] = v
+        for doc_id, version in query.versions:
+            if (doc_id, version) in snap.versions:
+                chosen[doc_id] = snap.versions[(doc_id, version)]
+        if query.doc_ids:
+            chosen = {d: v for d, v in chosen.items() if d in query.doc_ids}
+        if query.kinds:
+            chosen = {d: v for d, v in chosen.items() if v.kind in query.kinds}
+        return chosen
+
+    def search(self, question: str, *, k: int = 10, **filters) -> list[Hit]:
+        return self.retrieve(Query(question, **filters), k=k)
+
+    def retrieve(self, query: Query, *, k: int = 10) -> list[Hit]:
+        snap = self.snapshot()
+        chosen = self.selected_versions(query, snap)
+        if not chosen:
+            return []
+        rows = np.unique(np.concatenate([snap.rows[(v.doc_id, v.version)] for v in chosen.values()]))
+        if rows.size == 0:
+            return []
+        follow_up = bool(query.history) and is_follow_up(query.question)
+        text = f"{query.history[-1]} {query.question}" if follow_up else query.question
+        dense = snap.matrix[rows] @ self.lib.embedder.encode_queries([text])[0]
+        q_tokens = snap.lexical.query_tokens(query.question)
+        if follow_up:
+            q_tokens = q_tokens + snap.lexical.query_tokens(query.history[-1])
+        lexical = snap.lexical.scores(q_tokens)[rows]
+        coverage = snap.lexical.coverage(snap.lexical.query_tokens(query.question))
+        fused, signals = fuse(dense, lexical, coverage)
+        chunks = [snap.chunks[r] for r in rows]
+        fused = fused * np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks])
+        if follow_up and query.cited_keys:
+            same = np.array([any(c.doc_id == d and c.section_key.split("/")[0] == key.split("/")[0]
+                                 for d, key in query.cited_keys) for c in chunks])
+            fused = fused + same * (0.5 / RRF_K)
+        references = parse_references(query.question)
+        explicit = np.zeros(len(rows), dtype=bool)
+        if references:
+            explicit = np.array([any(key_matches(ref, c.section_key) for ref in references) for c in chunks])
+            fused = fused + explicit * 1.0  # named sections first, ordered among themselves by relevance
+        order = np.lexsort((np.arange(len(rows)), -fused))[:k]
+        hits = []
+        for rank, i in enumerate(order, start=1):
+            c = chunks[i]
+            v = chosen[c.doc_id]
+            hits.append(Hit(chunk=c, version=v.version, valid_from=v.valid_from, title=v.title,
+                            score=float(fused[i]), rank=rank, url=_url(v, c),
+                            signals={"dense": round(float(dense[i]), 4), "bm25": round(float(lexical[i]), 3),
+                                     "dense_rank": int(signals["dense_rank"][i]),
+                                     "lexical_rank": int(signals["lexical_rank"][i]),
+                                     "explicit": bool(explicit[i]), "coverage": round(coverage, 3),
+                                     "follow_up": follow_up}))
+        return hits
+
+
+def fuse(dense: np.ndarray, lexical: np.ndarray, coverage: float) -> tuple[np.ndarray, dict]:
+    """Weighted reciprocal-rank fusion; the lexical weight follows how much of the query the corpus knows
+    (an English question has almost no German terms to match, and BM25 would only add noise)."""
+    dense_rank = _ranks(dense)
+    lexical_rank = _ranks(lexical)
+    lexical_rank = np.where(lexical > 0, lexical_rank, len(lexical) + 1)
+    w_lex = min(1.0, max(0.0, (coverage - 0.3) / 0.5))
+    fused = 1.0 / (RRF_K + dense_rank) + w_lex / (RRF_K + lexical_rank)
+    return fused, {"dense_rank": dense_rank, "lexical_rank": lexical_rank}
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    order = np.lexsort((np.arange(len(scores)), -scores))
+    ranks = np.empty(len(scores), dtype=np.int64)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def is_follow_up(question: str) -> bool:
+    """A question that leans on the previous turn ("Und gilt das auch für Behörden?")."""
+    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 5
+
+
+def _url(v: DocumentVersion, c: Chunk) -> str:
+    if not v.url:
+        return ""
+    return v.url + c.anchor if c.anchor and "#" not in v.url else v.url

@@ -1,0 +1,1 @@
+"""Offline evaluation of the RAG assistant: metrics, reports and the CI gate."""

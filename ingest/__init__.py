@@ -1,0 +1,1 @@
+"""Documents -> sections -> chunks -> index, with versions and a registry."""

@@ -1,0 +1,65 @@
+"""python -m ingest: build and inspect the assistant's document index.
+
+Commands:
+  run [--rebuild]            add or update the documents listed in corpus/manifest.toml (incremental)
+  status                     documents, versions, chunk counts and the embedding model
+  search QUESTION [-k N]     the top passages for a question, with labels and scores (for debugging)
+  add FILE --doc-id ID --version V --valid-from DATE [...]   add a document version (e.g. a new guideline)
+  versions [DOC_ID]          all versions with valid-from and state
+  activate DOC_ID VERSION    put a version into force (from its valid-from date)
+  retire DOC_ID VERSION      take a version out of force (it stays stored for audit)
+Exit code 1 with a one-line message on any refused input.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="index the manifest's documents (incremental)")
+    run.add_argument("--rebuild", action="store_true", help="drop the index and build it again from the files")
+    sub.add_parser("status", help="documents, versions, chunks, model")
+    search = sub.add_parser("search", help="top passages for a question")
+    search.add_argument("question")
+    search.add_argument("-k", type=int, default=5)
+    add = sub.add_parser("add", help="add a document version")
+    add.add_argument("file", type=Path)
+    add.add_argument("--doc-id", required=True)
+    add.add_argument("--version", required=True)
+    add.add_argument("--valid-from", required=True)
+    add.add_argument("--title", default="")
+    add.add_argument("--kind", default="guideline", choices=["guideline", "regulation", "cabinet-decision"])
+    add.add_argument("--short", default="")
+    add.add_argument("--issuer", default="")
+    add.add_argument("--url", default="")
+    add.add_argument("--note", default="")
+    add.add_argument("--stage-only", action="store_true", help="index but do not put into force")
+    versions = sub.add_parser("versions", help="list versions")
+    versions.add_argument("doc_id", nargs="?")
+    for name in ("activate", "retire"):
+        p = sub.add_parser(name, help=f"{name} a version")
+        p.add_argument("doc_id")
+        p.add_argument("version")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    settings = Settings()
+    try:
+        from ingest import commands
+
+        return getattr(commands, f"cmd_{args.command}")(settings, args)
+    except AssistantError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The ingest CLI's commands: a few lines each around the library functions."""
+from __future__ import annotations
+
+import sys
+import time
+
+from tqdm import tqdm
+
+from assistant.errors import InputError
+from assistant.library import open_library, writer_lock
+from assistant.records import DocumentVersion
+from ingest.manifest import check_date
+from ingest.pipeline import ingest_manifest, ingest_version
+
+
+def cmd_run(settings, args) -> int:
+    with writer_lock(settings):
+        lib = open_library(settings)
+        if args.rebuild:
+            lib.store.reset()
+            lib.registry.close()
+            settings.registry_path.unlink(missing_ok=True)
+            lib = open_library(settings, embedder=lib.embedder)
+        bars = []
+
+        def factory(doc):
+            bar = tqdm(desc=f"encoding {doc.doc_id}", unit="chunk", leave=False, file=sys.stderr)
+            bars.append(bar)
+            return bar.update
+
+        report = ingest_manifest(lib, progress_factory=factory)
+        for bar in bars:
+            bar.close()
+    for r in report.results:
+        detail = (f"{r.chunks} chunks, {r.new_chunks} new, {r.encoded} encoded; sections +{r.sections_added} "
+                  f"~{r.sections_changed} -{r.sections_removed} ={r.sections_unchanged}")
+        print(f"{r.status:9} {r.doc_id} {r.version}: {detail if r.status != 'unchanged' else f'{r.chunks} chunks'}")
+    for message in report.skipped:
+        print(f"skipped   {message}")
+    added = sum(1 for r in report.results if r.status in ("added", "updated"))
+    unchanged = sum(1 for r in report.results if r.status == "unchanged")
+    print(f"Summary: {added} added/updated, {unchanged} unchanged, {len(report.skipped)} skipped, "
+          f"{report.removed_orphans} unreferenced chunks removed, {lib.embedder.encoded} texts encoded, "
+          f"{report.seconds:.1f} s.")
+    return 1 if report.skipped else 0
+
+
+def cmd_status(settings, args) -> int:
+    lib = open_library(settings)
+    print(f"Data directory: {settings.data_dir}   embedding model: {lib.embedder.fingerprint}   "
+          f"stored chunks: {lib.store.count()}   generation: {lib.registry.generation()}")
+    in_force = lib.registry.in_force()
+    for v in lib.registry.versions():
+        mark = "in force" if in_force.get(v.doc_id) == v else v.state
+        print(f"  {v.doc_id:32} {v.version:12} valid from {v.valid_from}{'~' if v.valid_from_approx else ' '} "
+              f"{len(lib.registry.chunk_ids(v.doc_id, v.version)):5} chunks  {mark}")
+    if not lib.registry.versions():
+        print("  (no documents yet: run `python -m ingest run`)")
+    return 0
+
+
+def cmd_search(settings, args) -> int:
+    from assistant.retrieve import Retriever
+
+    lib = open_library(settings)
+    started = time.perf_counter()
+    hits = Retriever(lib).search(args.question, k=args.k)
+    print(f"{len(hits)} passages in {1000 * (time.perf_counter() - started):.0f} ms")
+    for h in hits:
+        page = f", S. {h.chunk.page}" if h.chunk.page else ""
+        print(f"{h.rank:2}. {h.score:.4f}  {h.chunk.label}{page}  [{h.version}]  {h.signals}")
+        print(f"    {h.chunk.text[:200].replace(chr(10), ' ')}")
+    return 0
+
+
+def cmd_add(settings, args) -> int:
+    valid_from = check_date(args.valid_from, f"{args.file}")
+    with writer_lock(settings):
+        lib = open_library(settings)
+        lib.store.check_compatible()
+        earlier = lib.registry.versions(args.doc_id)
+        base = earlier[-1] if earlier else None
+        title = args.title or (base.title if base else "")
+        if not title:
+            raise InputError(f"{args.file}: new document '{args.doc_id}' needs --title.")
+        doc = DocumentVersion(doc_id=args.doc_id, version=args.version, valid_from=valid_from, title=title,
+                              short=args.short or (base.short if base else args.doc_id), kind=args.kind if not base else base.kind,
+                              issuer=args.issuer or (base.issuer if base else ""), file=args.file.name,
+                              url=args.url or (base.url if base else ""), note=args.note)
+        bar = tqdm(desc=f"encoding {args.doc_id}", unit="chunk", leave=False, file=sys.stderr)
+        result = ingest_version(lib, doc, args.file, state="staged" if args.stage_only else "active", progress=bar.update)
+        bar.close()
+    if result.status == "unchanged":
+        print(f"{args.file}: already registered as {args.doc_id} {args.version}; nothing changed.")
+        return 0
+    print(f"{result.status} {args.doc_id} {args.version}: {result.chunks} chunks ({result.new_chunks} new, "
+          f"{result.encoded} encoded); sections +{result.sections_added} ~{result.sections_changed} "
+          f"-{result.sections_removed} ={result.sections_unchanged}")
+    return 0
+
+
+def cmd_versions(settings, args) -> int:
+    lib = open_library(settings)
+    for v in lib.registry.versions(args.doc_id):
+        print(f"{v.doc_id:32} {v.version:12} {v.valid_from} {v.state:8} {v.sha256[:12]} {v.file}")
+    return 0
+
+
+def _set_state(settings, args, state: str) -> int:
+    with writer_lock(settings):
+        lib = open_library(settings)
+        v = lib.registry.set_state(args.doc_id, args.version, state)
+    print(f"{v.doc_id} {v.version}: {v.state}")
+    return 0
+
+
+def cmd_activate(settings, args) -> int:
+    return _set_state(settings, args, "active")
+
+
+def cmd_retire(settings, args) -> int:
+    return _set_state(settings, args, "retired")
