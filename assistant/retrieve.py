@@ -64,7 +64,12 @@ def build_snapshot(lib: Library) -> Snapshot:
 
 
 class Retriever:
-    def __init__(self, lib: Library, *, clock=dt.date.today):
+    MODES = ("hybrid", "dense", "lexical")
+
+    def __init__(self, lib: Library, *, clock=dt.date.today, mode: str = "hybrid"):
+        if mode not in self.MODES:
+            raise ValueError(f"retrieval mode {mode!r} is not one of {self.MODES}")
+        self.mode = mode
         self.lib = lib
         self.clock = clock
         self._snapshot: Snapshot | None = None
@@ -116,7 +121,7 @@ class Retriever:
             q_tokens = q_tokens + snap.lexical.query_tokens(query.history[-1])
         lexical = snap.lexical.scores(q_tokens)[rows]
         coverage = snap.lexical.coverage(snap.lexical.query_tokens(query.question))
-        fused, signals = fuse(dense, lexical, coverage)
+        fused, signals = fuse(dense, lexical, coverage, mode=self.mode)
         chunks = [snap.chunks[r] for r in rows]
         fused = fused * np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks])
         if follow_up and query.cited_keys:
@@ -143,14 +148,19 @@ class Retriever:
         return hits
 
 
-def fuse(dense: np.ndarray, lexical: np.ndarray, coverage: float) -> tuple[np.ndarray, dict]:
+def fuse(dense: np.ndarray, lexical: np.ndarray, coverage: float, mode: str = "hybrid") -> tuple[np.ndarray, dict]:
     """Weighted reciprocal-rank fusion; the lexical weight follows how much of the query the corpus knows
     (an English question has almost no German terms to match, and BM25 would only add noise)."""
     dense_rank = _ranks(dense)
     lexical_rank = _ranks(lexical)
     lexical_rank = np.where(lexical > 0, lexical_rank, len(lexical) + 1)
     w_lex = min(1.0, max(0.0, (coverage - 0.3) / 0.5))
-    fused = 1.0 / (RRF_K + dense_rank) + w_lex / (RRF_K + lexical_rank)
+    w_dense = 1.0
+    if mode == "dense":
+        w_lex = 0.0
+    elif mode == "lexical":
+        w_dense, w_lex = 0.0, 1.0
+    fused = w_dense / (RRF_K + dense_rank) + w_lex / (RRF_K + lexical_rank)
     return fused, {"dense_rank": dense_rank, "lexical_rank": lexical_rank}
 
 
