@@ -69,6 +69,10 @@ class Answerer:
                       related=answer.related)
 
     def _score_sentences(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        named = [h for h in hits[:CANDIDATE_PASSAGES] if h.signals.get("explicit")]
+        if named:  # "Was steht in Art. 50 Abs. 4?": the answer is that section's text, in order
+            sentences = [s for s in split_sentences(named[0].chunk.text) if len(s.split()) >= 3] or [named[0].chunk.text]
+            return [Candidate(named[0], s, i, 2.0 - 0.001 * i) for i, s in enumerate(sentences[:MAX_SENTENCES])]
         pool = [(h, i, s) for h in hits[:CANDIDATE_PASSAGES] for i, s in enumerate(split_sentences(h.chunk.text))
                 if len(s.split()) >= 3]
         if not pool:

@@ -52,7 +52,8 @@ _REF = re.compile(
     (?P<art>\b(?:Art(?:ikel|\.)?|Article)\s*(?P<art_n>\d+[a-z]?)
         (?:\s*(?:(?:Abs(?:atz|\.)?|Paragraph|para\.?)\s*(?P<abs>\d+[a-z]?)|\((?P<abs_p>\d+[a-z]?)\)))?
         (?:\s*(?:UAbs\.?|Unterabsatz)\s*\d+)?
-        (?:\s*(?:Buchst(?:abe|\.)?|lit\.?|point)\s*(?P<art_b>[a-z])\b|\s*\((?P<art_bp>[a-z])\))?
+        (?:\s*(?:Buchst(?:abe|\.)?|lit\.?|point)\s*(?P<art_b>[a-z])\b|\s*\((?P<art_bp>[a-z])\)
+           |(?<=\))\s+(?P<art_bl>[a-z])(?=$|[\s?.,;]))?
         (?:\s*(?:Nr\.?|Nummer|point)\s*(?P<art_nr>\d+))?
     )
     | (?P<erwg>\b(?:Erwägungsgr(?:und|ünde|\.)|ErwG\.?|Recital)\s*\(?(?P<erwg_n>\d+)\)?)
@@ -81,7 +82,7 @@ def parse_references(text: str) -> list[str]:
             absatz = g["abs"] or g["abs_p"]
             if absatz:
                 key += f"/abs-{absatz.lower()}"
-            letter = g["art_b"] or g["art_bp"]
+            letter = g["art_b"] or g["art_bp"] or g["art_bl"]
             if letter:
                 key += f"/buchst-{letter.lower()}"
             if g["art_nr"]:
@@ -104,6 +105,7 @@ def parse_references(text: str) -> list[str]:
 
 
 def key_matches(reference: str, key: str) -> bool:
-    """True when `key` is the referenced section or lies inside it (`art-50` matches `art-50/abs-4`)."""
+    """True when `key` is the referenced section, lies inside it (`art-50` matches `art-50/abs-4`) or
+    contains it (a reference to `anh-III/nr-4/buchst-b` is answered by the section `anh-III/nr-4`)."""
     key = "/".join(seg.split("~", 1)[0] for seg in key.split("/"))
-    return key == reference or key.startswith(reference + "/")
+    return key == reference or key.startswith(reference + "/") or reference.startswith(key + "/")

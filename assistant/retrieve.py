@@ -22,7 +22,8 @@ from assistant.records import Chunk, DocumentVersion, Hit
 log = logging.getLogger(__name__)
 
 RRF_K = 60
-RECITAL_FACTOR = 0.85  # recitals interpret, articles bind: an equally good article comes first
+GROUP_WEIGHT = 0.25
+RECITAL_FACTOR = 0.7  # recitals interpret, articles bind: an equally good article comes first
 _FOLLOW_UP = re.compile(r"^(und|aber|auch|was ist mit|wie ist es mit|gilt (das|dies)|and|what about)\b|"
                         r"\b(das|dies|diese[rnms]?|sie|es|dafür|dabei|davon|darauf|dazu|hierfür|this|that|they|it)\b",
                         re.I)
@@ -38,6 +39,9 @@ class Snapshot:
     lexical: LexicalIndex
     versions: dict[tuple[str, str], DocumentVersion]
     rows: dict[tuple[str, str], np.ndarray]  # (doc_id, version) -> chunk rows
+    groups: np.ndarray  # per chunk row: index of its article / recital / annex group
+    group_matrix: np.ndarray  # per group: normalised mean of its chunk vectors
+    group_lexical: LexicalIndex
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,27 @@ def build_snapshot(lib: Library) -> Snapshot:
     rows = {key: np.array(sorted(row_of[c] for c in lib.registry.chunk_ids(*key) if c in row_of), dtype=np.int64)
             for key in versions}
     titles = {v.doc_id: v.title for v in versions.values()}
-    lexical = LexicalIndex([c.embedding_text(titles.get(c.doc_id, "")) for c in chunks])
-    return Snapshot(generation, chunks, matrix, lexical, versions, rows)
+    texts = [c.embedding_text(titles.get(c.doc_id, "")) for c in chunks]
+    lexical = LexicalIndex(texts)
+    names: dict[tuple[str, str], int] = {}
+    groups = np.array([names.setdefault((c.doc_id, group_key(c.section_key)), len(names)) for c in chunks], dtype=np.int64)
+    group_matrix = np.zeros((len(names), matrix.shape[1] if len(matrix) else 384), dtype=np.float32)
+    group_texts = [""] * len(names)
+    for row, g in enumerate(groups):
+        group_matrix[g] += matrix[row]
+        group_texts[g] += " " + chunks[row].text
+    group_matrix /= np.maximum(np.linalg.norm(group_matrix, axis=1, keepdims=True), 1e-9)
+    return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, LexicalIndex(group_texts))
+
+
+def group_key(section_key: str) -> str:
+    """The article, recital, annex item or guideline chapter a section belongs to."""
+    head = section_key.split("/")[0].split("~")[0]
+    if head.startswith("ziff-"):
+        return head.split(".")[0]
+    if head.startswith("anh-") and "/nr-" in section_key and section_key.startswith("anh-III"):
+        return "/".join(section_key.split("/")[:2])
+    return head
 
 
 class Retriever:
@@ -115,13 +138,21 @@ class Retriever:
             return []
         follow_up = bool(query.history) and is_follow_up(query.question)
         text = f"{query.history[-1]} {query.question}" if follow_up else query.question
-        dense = snap.matrix[rows] @ self.lib.embedder.encode_queries([text])[0]
+        q_vec = self.lib.embedder.encode_queries([text])[0]
+        dense = snap.matrix[rows] @ q_vec
         q_tokens = snap.lexical.query_tokens(query.question)
         if follow_up:
             q_tokens = q_tokens + snap.lexical.query_tokens(query.history[-1])
         lexical = snap.lexical.scores(q_tokens)[rows]
         coverage = snap.lexical.coverage(snap.lexical.query_tokens(query.question))
         fused, signals = fuse(dense, lexical, coverage, mode=self.mode)
+        # the article around a passage matters too: a paraphrased question often matches the article
+        # as a whole better than any single Absatz of it
+        group_rows = snap.groups[rows]
+        g_dense = (snap.group_matrix @ q_vec)[group_rows]
+        g_lex = snap.group_lexical.scores(q_tokens)[group_rows]
+        g_fused, _ = fuse(g_dense, g_lex, coverage, mode=self.mode)
+        fused = fused + GROUP_WEIGHT * g_fused
         chunks = [snap.chunks[r] for r in rows]
         fused = fused * np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks])
         if follow_up and query.cited_keys:

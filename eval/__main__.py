@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -102,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_summary_table(table))
         return 0
     if args.command == "baseline":
-        shutil.copyfile(args.results, BASELINE)
+        _write(compact(_read(args.results)), BASELINE)
         print(f"{BASELINE} updated from {args.results}")
         return 0
     if args.command == "calibrate":
@@ -111,6 +110,18 @@ def main(argv: list[str] | None = None) -> int:
         print(run_calibration(_read(args.results)))
         return 0
     return 2
+
+
+def compact(doc: dict) -> dict:
+    """A results file without passage texts: what the gate and the comparison need, small enough to commit."""
+    def strip(passages):
+        return [{k: v for k, v in p.items() if k != "text"} for p in passages]
+
+    results = []
+    for r in doc["results"]:
+        answer = {k: v for k, v in r["answer"].items() if k not in ("retrieved", "related")}
+        results.append({**r, "retrieved": strip(r["retrieved"]), "answer": answer})
+    return {**doc, "results": results}
 
 
 def _splits(doc: dict) -> dict:

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("version")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files get our own one-line message
     settings = Settings()
     try:
         from ingest import commands

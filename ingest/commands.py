@@ -24,7 +24,8 @@ def cmd_run(settings, args) -> int:
         bars = []
 
         def factory(doc):
-            bar = tqdm(desc=f"encoding {doc.doc_id}", unit="chunk", leave=False, file=sys.stderr)
+            bar = tqdm(desc=f"encoding {doc.doc_id}", unit="chunk", leave=False, file=sys.stderr,
+                       disable=not sys.stderr.isatty())
             bars.append(bar)
             return bar.update
 
@@ -87,9 +88,10 @@ def cmd_add(settings, args) -> int:
                               short=args.short or (base.short if base else args.doc_id), kind=args.kind if not base else base.kind,
                               issuer=args.issuer or (base.issuer if base else ""), file=args.file.name,
                               url=args.url or (base.url if base else ""), note=args.note)
-        bar = tqdm(desc=f"encoding {args.doc_id}", unit="chunk", leave=False, file=sys.stderr)
-        result = ingest_version(lib, doc, args.file, state="staged" if args.stage_only else "active", progress=bar.update)
-        bar.close()
+        with tqdm(desc=f"encoding {args.doc_id}", unit="chunk", leave=False, file=sys.stderr,
+                       disable=not sys.stderr.isatty()) as bar:
+            result = ingest_version(lib, doc, args.file, state="staged" if args.stage_only else "active",
+                                    progress=bar.update)
     if result.status == "unchanged":
         print(f"{args.file}: already registered as {args.doc_id} {args.version}; nothing changed.")
         return 0

@@ -139,13 +139,31 @@ def _block_sections(doc: DocumentVersion, b: _Block) -> list[Section]:
 def _group(lines: list[Line], marker: re.Pattern) -> list[tuple[str | None, list[Line]]]:
     """Consecutive runs of lines, each starting at a line that carries `marker`."""
     groups: list[tuple[str | None, list[Line]]] = []
-    for line in lines:
+    previous = ""
+    for n, line in enumerate(lines):
         m = marker.match(line.text)
+        if m and marker is _LETTER and m.group(1) in "ivx" and _roman(previous, m.group(1), lines[n + 1:]):
+            m = None  # "i)" after "c)" opens a list of roman numerals inside Buchstabe c, not Buchstabe i
+        if m:
+            previous = m.group(1)
         if m or not groups:
             groups.append((m.group(1) if m else None, [line]))
         else:
             groups[-1][1].append(line)
     return groups
+
+
+def _roman(previous: str, letter: str, rest: list[Line]) -> bool:
+    """Whether a marker "i)", "v)" or "x)" is a roman numeral: it does not continue the letters, or
+    (after "h)") the next marker is "ii)"."""
+    if not previous or ord(letter) != ord(previous) + 1:
+        return True
+    for line in rest:
+        if re.match(r"^[ivx]+\)\s", line.text) and not _LETTER.match(line.text):
+            return True
+        if _LETTER.match(line.text):
+            return False
+    return False
 
 
 def _split_list(make, base: str, heading: str, lines: list[Line], kind: str, anchor: str,

@@ -1,0 +1,72 @@
+"""Answers over the real corpus index: citations, verbatim quotes, refusals, follow-ups."""
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer import Answerer, Turn
+from assistant.retrieve import Retriever
+
+
+@pytest.fixture(scope="module")
+def answerer(corpus_library):
+    return Answerer(Retriever(corpus_library))
+
+
+def _labels(answer):
+    return [c.section for c in answer.citations]
+
+
+def test_explicit_reference_cites_that_absatz(answerer):
+    answer = answerer.answer("Was steht in Artikel 50 Absatz 4?")
+    assert not answer.refused
+    assert answer.retrieved[0].chunk.label == "Art. 50 Abs. 4 KI-VO"
+    assert "Art. 50 Abs. 4 KI-VO" in _labels(answer)
+
+
+def test_reference_to_a_buchstabe_finds_its_annex_item(answerer):
+    answer = answerer.answer("Was steht in Anhang III Nummer 4 Buchstabe b?")
+    assert answer.retrieved[0].chunk.label == "Anhang III Nr. 4 KI-VO"
+
+
+def test_paraphrased_question_finds_its_article(answerer):
+    answer = answerer.answer("Wie lange müssen Betreiber von Hochrisiko-KI-Systemen die automatisch erzeugten Protokolle aufheben?")
+    assert not answer.refused
+    assert "Art. 26 Abs. 6 KI-VO" in _labels(answer)
+    assert "sechs Monate" in answer.text
+
+
+def test_off_topic_question_is_refused_with_what_is_covered(answerer):
+    answer = answerer.answer("Was gibt es heute in der Kantine zu essen?")
+    assert answer.refused
+    assert answer.citations == ()
+    assert "KI-Verordnung" in answer.text
+
+
+def test_every_citation_is_retrieved_and_every_quote_is_verbatim(answerer):
+    for question in ("Welche Praktiken im KI-Bereich sind verboten?",
+                     "Wer hat die Federführung für das Ökosystem Künstliche Intelligenz?",
+                     "Was ist ein Deepfake?"):
+        answer = answerer.answer(question)
+        retrieved = {h.chunk.chunk_id: h.chunk.text for h in answer.retrieved}
+        assert answer.citations, question
+        for c in answer.citations:
+            assert c.chunk_id in retrieved
+            for sentence in c.quote.split(" "):
+                assert sentence in retrieved[c.chunk_id]
+            assert c.quote in " ".join(retrieved[c.chunk_id].split("\n")) or all(
+                part in retrieved[c.chunk_id] for part in c.quote.split(". "))
+            assert f"[{c.n}]" in answer.text
+
+
+def test_follow_up_is_resolved_against_the_previous_turn(answerer):
+    first = answerer.answer("Welche Pflichten haben Betreiber von Hochrisiko-KI-Systemen?")
+    follow = answerer.answer("Wie lange müssen sie die Protokolle aufbewahren?", [Turn(first.retrieved and
+                             "Welche Pflichten haben Betreiber von Hochrisiko-KI-Systemen?", first)])
+    top5 = [h.chunk.label for h in follow.retrieved[:5]]
+    assert "Art. 26 Abs. 6 KI-VO" in top5
+
+
+def test_ai_act_answer_states_which_version_it_rests_on(answerer):
+    answer = answerer.answer("Was ist ein Deepfake?")
+    assert all(c.version == "2024-06-13" for c in answer.citations if c.doc_id == "eu-ai-act")
+    assert any("13. Juni 2024" in note for note in answer.notes)
