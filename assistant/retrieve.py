@@ -14,15 +14,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.glossary import expand
 from assistant.labels import key_matches, parse_references
-from assistant.lexical import LexicalIndex
+from assistant.lexical import LexicalIndex, tokens
 from assistant.library import Library
 from assistant.records import Chunk, DocumentVersion, Hit
+from assistant.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
 RRF_K = 60
 GROUP_WEIGHT = 0.25
+SENTENCE_MIX = 0.5
+USE_GLOSSARY = True
+DENSE_GLOSSARY = True
+DEFINITION_BOOST = 0.05
+FOLLOW_UP_ALONE = 0.5
+EXPLICIT_MENTION = 1.0 / RRF_K
+_ABOUT_SECTION = re.compile(r"\b(was (steht|regelt|sagt|besagt|bestimmt|enthält|beinhaltet)|inhalt|wortlaut|"
+                            r"what does|says?)\b|^\W*(art(ikel|\.)?|anhang|erwägungsgrund|ziffer|annex|article)\b",
+                            re.IGNORECASE)
+_DEFINED_TERM = re.compile(r"^\d+\.\s+„([^“]{2,80})“")
+_DEFINITION_QUESTION = re.compile(
+    r"\b(was (genau )?(ist|sind|versteht|bedeutet|heißt|meint)|versteht man|verstanden|gilt als|zählt als|als .* gilt|"
+    r"definition|definiert|begriff|bezeichnet|what (is|are|counts)|defin\w*|meaning)\b", re.IGNORECASE)
 RECITAL_FACTOR = 0.7  # recitals interpret, articles bind: an equally good article comes first
 _FOLLOW_UP = re.compile(r"^(und|aber|auch|was ist mit|wie ist es mit|gilt (das|dies)|and|what about)\b|"
                         r"\b(das|dies|diese[rnms]?|sie|es|dafür|dabei|davon|darauf|dazu|hierfür|this|that|they|it)\b",
@@ -42,6 +57,10 @@ class Snapshot:
     groups: np.ndarray  # per chunk row: index of its article / recital / annex group
     group_matrix: np.ndarray  # per group: normalised mean of its chunk vectors
     group_lexical: LexicalIndex
+    sentences: list[str]  # every sentence of every chunk (for max-sim scoring and extractive answers)
+    sentence_rows: np.ndarray  # chunk row of each sentence
+    sentence_matrix: np.ndarray
+    definitions: dict[int, frozenset]  # chunk row -> tokens of the term it defines ("„KI-System“ …")
 
 
 @dataclass(frozen=True)
@@ -73,7 +92,20 @@ def build_snapshot(lib: Library) -> Snapshot:
         group_matrix[g] += matrix[row]
         group_texts[g] += " " + chunks[row].text
     group_matrix /= np.maximum(np.linalg.norm(group_matrix, axis=1, keepdims=True), 1e-9)
-    return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, LexicalIndex(group_texts))
+    sentences, sentence_rows = [], []
+    for row, c in enumerate(chunks):
+        for sentence in split_sentences(c.text):
+            sentences.append(sentence)
+            sentence_rows.append(row)
+    # computed at ingest; served from the embedding cache
+    sentence_matrix = lib.embedder.encode_passages(sentences)
+    definitions = {}
+    for row, c in enumerate(chunks):
+        m = _DEFINED_TERM.match(c.text)
+        if m and c.index == 0:
+            definitions[row] = frozenset(tokens(m.group(1)))
+    return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, LexicalIndex(group_texts),
+                    sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions)
 
 
 def group_key(section_key: str) -> str:
@@ -125,6 +157,39 @@ class Retriever:
             chosen = {d: v for d, v in chosen.items() if v.kind in query.kinds}
         return chosen
 
+    def dense_scores(self, snap: Snapshot, q_vec: np.ndarray) -> np.ndarray:
+        """Per chunk: its own similarity, mixed with its best sentence's (a long passage whose one
+        sentence answers the question is not diluted by the rest)."""
+        whole = snap.matrix @ q_vec
+        if SENTENCE_MIX == 0:
+            return whole
+        best = _sentence_max(snap, q_vec)
+        best = np.where(best < 0, whole, best)
+        return (1 - SENTENCE_MIX) * whole + SENTENCE_MIX * best
+
+    def _score(self, snap: Snapshot, rows: np.ndarray, text: str, coverage: float):
+        """Fused relevance of the candidate rows for one query text (dense, lexical, article level)."""
+        expansion = expand(text) if USE_GLOSSARY else ""
+        q_vec = self.lib.embedder.encode_queries([f"{text} ({expansion})" if expansion and DENSE_GLOSSARY else text])[0]
+        dense = self.dense_scores(snap, q_vec)[rows]
+        q_tokens = snap.lexical.query_tokens(f"{text} {expansion}")
+        lexical = snap.lexical.scores(q_tokens)[rows]
+        fused, signals = fuse(dense, lexical, coverage, mode=self.mode)
+        # the article around a passage matters too: a paraphrased question often matches the article
+        # as a whole better than any single Absatz of it
+        group_rows = snap.groups[rows]
+        g_dense = (snap.group_matrix @ q_vec)[group_rows]
+        g_lex = snap.group_lexical.scores(q_tokens)[group_rows]
+        g_fused, _ = fuse(g_dense, g_lex, coverage, mode=self.mode)
+        return fused + GROUP_WEIGHT * g_fused, dense, lexical, signals
+
+    def _defines(self, snap: Snapshot, rows: np.ndarray, question: str) -> np.ndarray:
+        """1 for the definition(s) of the longest defined term the question names, else 0."""
+        asked = set(tokens(question))
+        sizes = np.array([len(snap.definitions[r]) if r in snap.definitions and snap.definitions[r] <= asked else 0
+                          for r in rows])
+        return (sizes == sizes.max()).astype(float) if sizes.max() > 0 else np.zeros(len(rows))
+
     def search(self, question: str, *, k: int = 10, **filters) -> list[Hit]:
         return self.retrieve(Query(question, **filters), k=k)
 
@@ -137,33 +202,31 @@ class Retriever:
         if rows.size == 0:
             return []
         follow_up = bool(query.history) and is_follow_up(query.question)
-        text = f"{query.history[-1]} {query.question}" if follow_up else query.question
-        q_vec = self.lib.embedder.encode_queries([text])[0]
-        dense = snap.matrix[rows] @ q_vec
-        q_tokens = snap.lexical.query_tokens(query.question)
-        if follow_up:
-            q_tokens = q_tokens + snap.lexical.query_tokens(query.history[-1])
-        lexical = snap.lexical.scores(q_tokens)[rows]
         coverage = snap.lexical.coverage(snap.lexical.query_tokens(query.question))
-        fused, signals = fuse(dense, lexical, coverage, mode=self.mode)
-        # the article around a passage matters too: a paraphrased question often matches the article
-        # as a whole better than any single Absatz of it
-        group_rows = snap.groups[rows]
-        g_dense = (snap.group_matrix @ q_vec)[group_rows]
-        g_lex = snap.group_lexical.scores(q_tokens)[group_rows]
-        g_fused, _ = fuse(g_dense, g_lex, coverage, mode=self.mode)
-        fused = fused + GROUP_WEIGHT * g_fused
+        if follow_up:
+            # a follow-up is searched in the context of the previous question and on its own
+            # ("Ab wann gilt dieses Verbot?" is about dates as much as about the prohibition)
+            fused, dense, lexical, signals = self._score(snap, rows, f"{query.history[-1]} {query.question}", coverage)
+            alone, *_ = self._score(snap, rows, query.question, coverage)
+            fused = fused + FOLLOW_UP_ALONE * alone
+        else:
+            fused, dense, lexical, signals = self._score(snap, rows, query.question, coverage)
         chunks = [snap.chunks[r] for r in rows]
         fused = fused * np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks])
         if follow_up and query.cited_keys:
             same = np.array([any(c.doc_id == d and c.section_key.split("/")[0] == key.split("/")[0]
                                  for d, key in query.cited_keys) for c in chunks])
             fused = fused + same * (0.5 / RRF_K)
+        if DEFINITION_BOOST and _DEFINITION_QUESTION.search(query.question):
+            fused = fused + DEFINITION_BOOST * self._defines(snap, rows, query.question)
         references = parse_references(query.question)
         explicit = np.zeros(len(rows), dtype=bool)
         if references:
             explicit = np.array([any(key_matches(ref, c.section_key) for ref in references) for c in chunks])
-            fused = fused + explicit * 1.0  # named sections first, ordered among themselves by relevance
+            # "Was steht in Art. 50 Abs. 4?" wants that section first; "ein Hochrisiko-System nach
+            # Anhang III" only narrows the topic, so there the named sections merely move up
+            about = any("/" in ref for ref in references) or bool(_ABOUT_SECTION.search(query.question))
+            fused = fused + explicit * (1.0 if about else EXPLICIT_MENTION)
         order = np.lexsort((np.arange(len(rows)), -fused))[:k]
         hits = []
         for rank, i in enumerate(order, start=1):
@@ -177,6 +240,13 @@ class Retriever:
                                      "explicit": bool(explicit[i]), "coverage": round(coverage, 3),
                                      "follow_up": follow_up}))
         return hits
+
+
+def _sentence_max(snap: Snapshot, q_vec: np.ndarray) -> np.ndarray:
+    best = np.full(len(snap.chunks), -1.0, dtype=np.float32)
+    if len(snap.sentences):
+        np.maximum.at(best, snap.sentence_rows, snap.sentence_matrix @ q_vec)
+    return best
 
 
 def fuse(dense: np.ndarray, lexical: np.ndarray, coverage: float, mode: str = "hybrid") -> tuple[np.ndarray, dict]:

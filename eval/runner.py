@@ -33,7 +33,8 @@ FIXTURE_VERSIONS = [
     (DocumentVersion(version="2025-09", valid_from="2025-09-01", **_GUIDELINE), FIXTURES / "leitlinie_v1.md"),
     (DocumentVersion(version="2026-03", valid_from="2026-03-01", **_GUIDELINE), FIXTURES / "leitlinie_v2.md"),
 ]
-DEFAULT_QUESTIONS = [ROOT / "eval" / "questions.jsonl", ROOT / "eval" / "questions_fixture.jsonl"]
+DEFAULT_QUESTIONS = [ROOT / "eval" / "questions.jsonl", ROOT / "eval" / "questions_fixture.jsonl",
+                     ROOT / "eval" / "questions_holdout.jsonl"]
 
 
 def load_questions(paths: list[Path]) -> list[dict]:

@@ -60,9 +60,36 @@ def _doc(pushed=(), questions=None):
     return attach_eval(doc, qs)
 
 
+THRESHOLDS_TOML = """
+[tolerance]
+hit_at_5 = 1
+mrr_at_10 = 0.02
+citation_hit = 1
+fact_coverage = 2
+false_refusals = 1
+missed_refusals = 1
+
+[floor]
+hit_at_5 = 0.90
+mrr_at_10 = 0.75
+citation_hit = 0.85
+refusal_accuracy = 0.85
+"""
+
+
 @pytest.fixture
-def thresholds():
-    return load_thresholds(ROOT / "eval" / "thresholds.toml")
+def thresholds(tmp_path):
+    # literal values, so these tests do not move when the committed gate settings are tuned
+    path = tmp_path / "thresholds.toml"
+    path.write_text(THRESHOLDS_TOML, encoding="utf-8")
+    return load_thresholds(path)
+
+
+def test_committed_thresholds_cover_every_gated_metric():
+    committed = load_thresholds(ROOT / "eval" / "thresholds.toml")
+    assert set(committed["tolerance"]) == {"hit@5", "mrr@10", "citation_hit", "fact_coverage", "false_refusals",
+                                           "missed_refusals"}
+    assert set(committed["floor"]) == {"hit@5", "mrr@10", "citation_hit", "refusal_accuracy"}
 
 
 def test_load_thresholds_maps_keys(thresholds):

@@ -22,7 +22,7 @@ def test_question_files_have_the_agreed_shape():
     assert sum(1 for q in QUESTIONS if not q["answerable"]) >= 15
     assert sum(1 for q in QUESTIONS if q.get("history")) >= 15
     for q in QUESTIONS:
-        assert q["split"] in ("dev", "test")
+        assert q["split"] in ("dev", "test", "holdout")
         if q["answerable"]:
             assert q["evidence"] and all(len(e.split()) >= 5 for e in q["evidence"]), q["id"]
         else:
