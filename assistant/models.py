@@ -122,3 +122,16 @@ class Embedder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         return np.stack([known[h] for h in hashes])
+
+
+def chat_model(settings, *, streaming: bool = True):
+    """The LLM of the optional generative mode: any OpenAI-compatible endpoint (vLLM, Ollama, a cloud).
+
+    Imported here so the extractive mode never loads LangChain's OpenAI client. Never call
+    `get_num_tokens()` on the result: it would try to download a tokenizer, and we run offline.
+    """
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model,
+                      api_key=settings.llm_api_key or "not-needed",  # local servers ignore it, the client insists
+                      temperature=0, streaming=streaming, timeout=60, max_retries=1)

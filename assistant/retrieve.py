@@ -274,7 +274,7 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
 
 def is_follow_up(question: str) -> bool:
     """A question that leans on the previous turn ("Und gilt das auch für Behörden?")."""
-    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 5
+    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 3
 
 
 def _url(v: DocumentVersion, c: Chunk) -> str:

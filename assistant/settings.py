@@ -56,3 +56,4 @@ class Settings(BaseSettings):
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -65,6 +65,8 @@ def corpus_library(tmp_path_factory, embedder):
     lib = open_library(make_settings(tmp_path_factory.mktemp("corpus-data")), embedder=embedder)
     report = ingest_manifest(lib)
     assert not report.skipped, report.skipped
+    # processes started on this data directory (CLI, app) read the vectors from its own cache
+    shutil.copyfile(CACHE, lib.settings.embedding_cache_path)
     return lib
 
 
