@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,6 +17,8 @@ from assistant.records import Answer, Citation, Hit
 from assistant.refusal import RefusalModel, refusal_features
 from assistant.retrieve import Query, Retriever, is_follow_up
 from assistant.sentences import split_sentences
+from assistant.version_answers import change_notes, changes_answer, version_filters
+from assistant.versions import DiffCache
 
 MAX_SENTENCES = 4
 CANDIDATE_PASSAGES = 5
@@ -42,10 +44,15 @@ class Answerer:
         self.retriever = retriever
         self.refusal = refusal or RefusalModel()
         self.k = k
+        self.diffs = DiffCache()
 
     def answer(self, question: str, history: list[Turn] | tuple = (), **filters) -> Answer:
         started = time.perf_counter()
         question = " ".join(question.split())
+        changes = changes_answer(self.retriever, self.diffs, question) if not filters else None
+        if changes is not None:
+            return replace(changes, timings_ms={"retrieve": 0.0, "answer": round(1000 * (time.perf_counter() - started), 1)})
+        filters = version_filters(self.retriever, question, filters)
         previous = [t for t in history if t.question]
         cited = ()
         if previous and previous[-1].answer is not None:
@@ -64,8 +71,9 @@ class Answerer:
             answer = self._compose(candidates, hits, features)
         done = time.perf_counter()
         timings = {"retrieve": round(1000 * (retrieved_at - started), 1), "answer": round(1000 * (done - retrieved_at), 1)}
+        notes = answer.notes + change_notes(self.retriever, self.diffs, answer.citations)
         return Answer(text=answer.text, refused=answer.refused, mode="extractive", citations=answer.citations,
-                      retrieved=tuple(hits), notes=answer.notes, timings_ms=timings, signals=features,
+                      retrieved=tuple(hits), notes=notes, timings_ms=timings, signals=features,
                       related=answer.related)
 
     def _score_sentences(self, question: str, hits: list[Hit]) -> list[Candidate]:

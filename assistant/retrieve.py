@@ -121,10 +121,11 @@ def group_key(section_key: str) -> str:
 class Retriever:
     MODES = ("hybrid", "dense", "lexical")
 
-    def __init__(self, lib: Library, *, clock=dt.date.today, mode: str = "hybrid"):
+    def __init__(self, lib: Library, *, clock=dt.date.today, mode: str = "hybrid", staged: tuple = ()):
         if mode not in self.MODES:
             raise ValueError(f"retrieval mode {mode!r} is not one of {self.MODES}")
         self.mode = mode
+        self.staged = set(staged)  # (doc_id, version) pairs treated as active: the eval gate on re-ingest
         self.lib = lib
         self.clock = clock
         self._snapshot: Snapshot | None = None
@@ -135,6 +136,8 @@ class Retriever:
         generation = self.lib.registry.generation()
         with self._lock:
             if self._snapshot is None or self._snapshot.generation != generation:
+                if self._snapshot is not None:
+                    self.lib.store.reopen()  # another process wrote: read its chunks, not a cached view
                 self._snapshot = build_snapshot(self.lib)
             return self._snapshot
 
@@ -144,7 +147,7 @@ class Retriever:
         day = (query.as_of or self.clock()).isoformat()
         chosen: dict[str, DocumentVersion] = {}
         for v in snap.versions.values():
-            if v.state == "active" and v.valid_from <= day:
+            if (v.state == "active" or (v.doc_id, v.version) in self.staged) and v.valid_from <= day:
                 best = chosen.get(v.doc_id)
                 if best is None or (v.valid_from, v.version) > (best.valid_from, best.version):
                     chosen[v.doc_id] = v

@@ -52,11 +52,25 @@ def _embedding_function(embedder: Embedder):
 
 class ChunkStore:
     def __init__(self, settings: Settings, embedder: Embedder):
+        self.embedder = embedder
+        self.settings = settings
+        self._connect()
+
+    def reopen(self) -> None:
+        """Connect afresh. Chroma keeps one client per folder and process; after another process (the
+        ingest CLI) changed the embedded index, that cached client's view is stale."""
+        if not self.settings.chroma_url:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        self._connect()
+
+    def _connect(self) -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.embedder = embedder
-        self.settings = settings
+        settings = self.settings
+        embedder = self.embedder
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         try:
             if settings.chroma_url:

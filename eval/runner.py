@@ -77,6 +77,19 @@ def answer_question(answerer: Answerer, q: dict) -> tuple[dict, float]:
     return answer.to_dict(), 1000 * (time.perf_counter() - started)
 
 
+def answer_all(answerer: Answerer, questions: list[dict], on_each=None) -> list[dict]:
+    """One result record per question, in the results-file shape."""
+    results = []
+    for q in questions:
+        answer, latency = answer_question(answerer, q)
+        results.append({"id": q["id"], "question": q["question"], "answerable": q["answerable"],
+                        "tags": q.get("tags", []), "split": q.get("split", "dev"),
+                        "retrieved": answer["retrieved"], "answer": answer, "latency_ms": round(latency, 1)})
+        if on_each:
+            on_each()
+    return results
+
+
 def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: str = "hybrid",
         refusal: RefusalModel | None = None, progress: bool = True, today: dt.date | None = None) -> dict:
     """Answer every question and return the results document (config, summary, results)."""
@@ -97,12 +110,7 @@ def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: st
                                 with_fixture=with_fixture)
             answerer = Answerer(Retriever(lib, clock=clock, mode=mode), refusal=refusal, k=k)
             corpus.update({d: v.version for d, v in lib.registry.in_force(clock()).items()})
-            for q in group:
-                answer, latency = answer_question(answerer, q)
-                results.append({"id": q["id"], "question": q["question"], "answerable": q["answerable"],
-                                "tags": q.get("tags", []), "split": q.get("split", "dev"),
-                                "retrieved": answer["retrieved"], "answer": answer, "latency_ms": round(latency, 1)})
-                bar.update(1)
+            results.extend(answer_all(answerer, group, on_each=lambda: bar.update(1)))
         bar.close()
     by_id = {q["id"]: q for q in questions}
     config = {"embedding_model": embedder.fingerprint, "retrieval": f"{mode}-rrf", "answer_mode": "extractive",

@@ -8,6 +8,7 @@ Commands:
   versions [DOC_ID]          all versions with valid-from and state
   activate DOC_ID VERSION    put a version into force (from its valid-from date)
   retire DOC_ID VERSION      take a version out of force (it stays stored for audit)
+  diff DOC_ID [OLD NEW]      section-level changes between two versions (default: the latest and the one before)
 Exit code 1 with a one-line message on any refused input.
 """
 from __future__ import annotations
@@ -43,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--url", default="")
     add.add_argument("--note", default="")
     add.add_argument("--stage-only", action="store_true", help="index but do not put into force")
+    add.add_argument("--require-gate", action="store_true",
+                     help="stage, run the eval questions with and without the new version, activate only if nothing got worse")
+    diff = sub.add_parser("diff", help="what changed between two versions (report saved as Markdown and HTML)")
+    diff.add_argument("doc_id")
+    diff.add_argument("old", nargs="?")
+    diff.add_argument("new", nargs="?")
     versions = sub.add_parser("versions", help="list versions")
     versions.add_argument("doc_id", nargs="?")
     for name in ("activate", "retire"):

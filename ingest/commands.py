@@ -90,14 +90,46 @@ def cmd_add(settings, args) -> int:
                               url=args.url or (base.url if base else ""), note=args.note)
         with tqdm(desc=f"encoding {args.doc_id}", unit="chunk", leave=False, file=sys.stderr,
                        disable=not sys.stderr.isatty()) as bar:
-            result = ingest_version(lib, doc, args.file, state="staged" if args.stage_only else "active",
+            staged = args.stage_only or args.require_gate
+            result = ingest_version(lib, doc, args.file, state="staged" if staged else "active",
                                     progress=bar.update)
+        if result.status != "unchanged":
+            _report_changes(lib, doc)
+        if args.require_gate and result.status != "unchanged":
+            return _gate_and_activate(lib, doc)
     if result.status == "unchanged":
         print(f"{args.file}: already registered as {args.doc_id} {args.version}; nothing changed.")
         return 0
     print(f"{result.status} {args.doc_id} {args.version}: {result.chunks} chunks ({result.new_chunks} new, "
           f"{result.encoded} encoded); sections +{result.sections_added} ~{result.sections_changed} "
           f"-{result.sections_removed} ={result.sections_unchanged}")
+    return 0
+
+
+def _report_changes(lib, doc) -> None:
+    from ingest.reports import write_diff_report
+
+    current = lib.registry.version(doc.doc_id, doc.version)
+    prev = lib.registry.previous_version(current) if current else None
+    if prev:
+        diff, paths = write_diff_report(lib, doc.doc_id, prev.version, doc.version)
+        print(f"Änderungen gegenüber Fassung {prev.version}: {diff.count('added')} neu, {diff.count('changed')} "
+              f"geändert, {diff.count('removed')} entfallen. Bericht: {paths[0]}")
+
+
+def _gate_and_activate(lib, doc) -> int:
+    """Run the reference questions with and without the staged version; activate only without regression."""
+    from eval.staged import staged_gate
+
+    result, comparison = staged_gate(lib, doc.doc_id, doc.version)
+    for line in comparison.get("newly_failing", []):
+        print(f"  neu fehlerhaft: {line}")
+    if not result.passed:
+        print(f"Eval-Gate nicht bestanden: {'; '.join(result.failures)}. {doc.doc_id} {doc.version} bleibt "
+              f"bereitgestellt (staged); prüfen, dann `python -m ingest activate {doc.doc_id} {doc.version}`.")
+        return 1
+    lib.registry.set_state(doc.doc_id, doc.version, "active")
+    print(f"Eval-Gate bestanden; {doc.doc_id} {doc.version} ist aktiv.")
     return 0
 
 
@@ -122,3 +154,28 @@ def cmd_activate(settings, args) -> int:
 
 def cmd_retire(settings, args) -> int:
     return _set_state(settings, args, "retired")
+
+
+def cmd_diff(settings, args) -> int:
+    from ingest.reports import write_diff_report
+
+    lib = open_library(settings)
+    versions = [v for v in lib.registry.versions(args.doc_id) if v.state != "staged" or args.new]
+    if not versions:
+        raise InputError(f"{args.doc_id}: no such document. See `python -m ingest versions`.")
+    new = args.new or versions[-1].version
+    if args.old:
+        old = args.old
+    else:
+        current = lib.registry.version(args.doc_id, new)
+        prev = lib.registry.previous_version(current) if current else None
+        if not prev:
+            print(f"{args.doc_id} {new}: no earlier version to compare with.")
+            return 0
+        old = prev.version
+    diff, paths = write_diff_report(lib, args.doc_id, old, new)
+    from assistant.versions import to_markdown
+
+    print(to_markdown(diff, lib.registry.version(args.doc_id, new).title))
+    print("Bericht: " + ", ".join(str(p) for p in paths))
+    return 0

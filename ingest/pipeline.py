@@ -6,6 +6,7 @@ an interrupted ingest leaves the previous state served; re-running completes it.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -78,12 +79,22 @@ def ingest_version(lib: Library, doc: DocumentVersion, path: Path, *, state: str
         result.status = "updated"
     _compare_sections(lib, doc, chunks, result)
     before = lib.embedder.encoded
+    _test_hook("before-store")
     result.new_chunks = store_chunks(lib, chunks, {doc.doc_id: doc.title}, progress=progress)
     result.encoded = lib.embedder.encoded - before
+    _test_hook("before-register")
     lib.registry.add_version(doc, [c.chunk_id for c in chunks], state=state)
     if state == "staged":
         result.status = "staged"
     return result
+
+
+def _test_hook(point: str) -> None:
+    """Crash tests stop a real ingest at a named point: with ASSISTANT_TEST_PAUSE_AT=<point> the process
+    announces itself in ASSISTANT_TEST_PAUSE_FILE and waits there to be killed."""
+    if os.environ.get("ASSISTANT_TEST_PAUSE_AT") == point:
+        Path(os.environ["ASSISTANT_TEST_PAUSE_FILE"]).write_text(point)
+        time.sleep(600)
 
 
 def store_chunks(lib: Library, chunks: list[Chunk], titles: dict[str, str], progress=None) -> int:
