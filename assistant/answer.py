@@ -21,6 +21,13 @@ from assistant.version_answers import change_notes, changes_answer, version_filt
 from assistant.versions import DiffCache
 
 MAX_SENTENCES = 4
+NO_GUIDELINE = ("Die Leitlinien zur konformen Nutzung von LLMs in der Landesverwaltung sind noch nicht hinterlegt; "
+                "Fragen zu ihrem Inhalt kann ich erst beantworten, wenn das MASTD sie eingestellt hat.")
+_GUIDELINE_CONTENT = re.compile(r"\b(was (sagen|sagt|regeln|regelt|steht|bestimm\w*)|laut|gemäß|zufolge|"
+                                r"erlaub\w*|verbiet\w*|dürfen|darf|vorgaben|inhalt\w*)\b", re.I)
+_GUIDELINE_META = re.compile(r"\b(wer|beschlossen|beschließt|anpass\w*|fortgeschrieben|fortschreib\w*|verteil\w*|"
+                             r"aktualisier\w*|verabschiedet)\b", re.I)
+_GUIDELINE_QUESTION = re.compile(r"\b(leitlinie\w*|llm-leitlinie\w*|richtlinie\w* des landes|anlage 1)\b", re.I)
 CANDIDATE_PASSAGES = 5
 _MARKER = re.compile(r"^(?:\(\d+[a-z]?\)|[a-z]\)|[ivx]+\)|\d+\.)\s+")
 
@@ -65,10 +72,16 @@ class Answerer:
         candidates = self._score_sentences(context_question, hits)
         features = refusal_features(question, hits, candidates, self.retriever)
         refused = not hits or self.refusal.refuse(features)
+        no_guideline = self._asks_missing_guideline(question, query)
+        if no_guideline and _GUIDELINE_CONTENT.search(question) and not _GUIDELINE_META.search(question):
+            # what the Leitlinien say is not answered from other documents as if they were the state's rules
+            refused = True
         if refused:
-            answer = self._refusal(hits, features)
+            answer = self._refusal(hits, features, no_guideline=no_guideline)
         else:
             answer = self._compose(candidates, hits, features)
+            if no_guideline:
+                answer = replace(answer, notes=answer.notes + (NO_GUIDELINE,))
         done = time.perf_counter()
         timings = {"retrieve": round(1000 * (retrieved_at - started), 1), "answer": round(1000 * (done - retrieved_at), 1)}
         notes = answer.notes + change_notes(self.retriever, self.diffs, answer.citations)
@@ -117,11 +130,18 @@ class Answerer:
         return Answer(text="\n\n".join(parts), refused=False, mode="extractive", citations=tuple(citations),
                       retrieved=tuple(hits), notes=_notes(citations))
 
-    def _refusal(self, hits: list[Hit], features: dict) -> Answer:
+    def _asks_missing_guideline(self, question: str, query: Query) -> bool:
+        if not _GUIDELINE_QUESTION.search(question):
+            return False
+        return not any(v.kind == "guideline" for v in self.retriever.selected_versions(query).values())
+
+    def _refusal(self, hits: list[Hit], features: dict, *, no_guideline: bool = False) -> Answer:
         covered = ", ".join(sorted({h.title for h in hits[:10]})) or "keine Dokumente"
         text = ("Dazu enthalten die hinterlegten Dokumente keine Aussage, auf die ich eine Antwort stützen kann. "
                 "Ich beantworte Fragen zur KI-Verordnung (EU) 2024/1689, zum Ministerratsbeschluss zum "
                 "„Ökosystem KI“ und zu den hinterlegten Leitlinien – jeweils mit Fundstelle.")
+        if no_guideline:
+            text = NO_GUIDELINE + " " + text
         return Answer(text=text, refused=True, mode="extractive", citations=(), retrieved=tuple(hits),
                       notes=(f"Durchsuchte Dokumente: {covered}",), related=tuple(hits[:3]))
 

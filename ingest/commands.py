@@ -134,9 +134,17 @@ def _gate_and_activate(lib, doc) -> int:
 
 
 def cmd_versions(settings, args) -> int:
+    import datetime as dt
+
     lib = open_library(settings)
-    for v in lib.registry.versions(args.doc_id):
-        print(f"{v.doc_id:32} {v.version:12} {v.valid_from} {v.state:8} {v.sha256[:12]} {v.file}")
+    versions = lib.registry.versions(args.doc_id)
+    for v in versions:
+        # valid until the day before the next active version of the same document takes over
+        later = [o for o in versions if o.doc_id == v.doc_id and o.state == "active" and o.valid_from > v.valid_from]
+        until = (dt.date.fromisoformat(min(o.valid_from for o in later)) - dt.timedelta(days=1)).isoformat() \
+            if later and v.state != "staged" else "–"
+        print(f"{v.doc_id:32} {v.version:12} {v.valid_from} bis {until:10} {v.state:8} {v.sha256[:12]} {v.file}"
+              + (f"  ({v.note})" if v.note else ""))
     return 0
 
 

@@ -70,3 +70,16 @@ def test_ai_act_answer_states_which_version_it_rests_on(answerer):
     answer = answerer.answer("Was ist ein Deepfake?")
     assert all(c.version == "2024-06-13" for c in answer.citations if c.doc_id == "eu-ai-act")
     assert any("13. Juni 2024" in note for note in answer.notes)
+
+
+def test_guideline_content_question_is_refused_while_no_guideline_is_stored(answerer):
+    answer = answerer.answer("Was sagen die Leitlinien des Landes zur Eingabe personenbezogener Daten in ChatGPT?")
+    assert answer.refused
+    assert answer.text.startswith("Die Leitlinien zur konformen Nutzung von LLMs")
+
+
+def test_question_about_the_decision_on_the_guidelines_is_answered_with_a_note(answerer):
+    answer = answerer.answer("Wer muss die Leitlinien zur Nutzung von Sprachmodellen regelmäßig anpassen?")
+    assert not answer.refused
+    assert "Beschluss Nr. 4 (Ministerrat RLP, TOP 4)" in _labels(answer)
+    assert any(note.startswith("Die Leitlinien zur konformen Nutzung") for note in answer.notes)
