@@ -8,6 +8,7 @@ are calibrated on the eval set's dev split (`python -m eval calibrate`).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from assistant.lexical import tokens
@@ -20,6 +21,21 @@ DEFAULT_THRESHOLD = 1.76
 OFF_TOPIC_COVERAGE = 0.55
 OFF_TOPIC_DENSE = 0.86
 _ENGLISH = frozenset("the what which who how does do is are for of to in can must when".split())
+
+
+# Attempts to change the assistant's behaviour. The rest of such a question is still answered from the
+# documents when it asks something; with nothing left to ask, it is refused like any uncovered question.
+_INSTRUCTION = re.compile(
+    r"(ignorier\w*|vergiss|missachte\w*|ignore|disregard|forget)\b[^.!?]*?(anweisung\w*|instruktion\w*|regeln|"
+    r"instructions?|rules|prompt|ki-verordnung|vorgaben)[^.!?,]*?(?=,|\s+und\s|\s+and\s|[.!?]|$)|"
+    r"(system ?prompt|systemanweisung\w*|admin-?modus|developer mode|jailbreak|api-?schlüssel\w*|api keys?|"
+    r"du bist (ab sofort|jetzt|nun)[^.!?]*|you are now[^.!?]*|act as[^.!?]*)", re.IGNORECASE)
+
+
+def strip_instructions(question: str) -> tuple[str, bool]:
+    """The question without behaviour-changing instructions, and whether there were any."""
+    rest, n = _INSTRUCTION.subn(" ", question)
+    return " ".join(rest.split()), n > 0
 
 
 def is_german(question: str) -> bool:
@@ -48,7 +64,18 @@ def refusal_features(question: str, hits, candidates, retriever) -> dict:
         "explicit": any(h.signals.get("explicit") for h in top),
         "coverage": coverage,
         "german": is_german(question),
+        "instruction_only": _instruction_only(question),
     }
+
+
+_ASKS = re.compile(r"\?|\b(was|wer|wie|welche\w*|wann|wo|warum|wozu|darf|dürfen|muss|müssen|gilt|gelten|"
+                   r"what|which|who|how|when|where|why|may|must)\b", re.IGNORECASE)
+
+
+def _instruction_only(question: str) -> bool:
+    """An attempt to change the assistant's behaviour with no question about the documents left in it."""
+    rest, found = strip_instructions(question)
+    return found and not (_ASKS.search(rest) and len([t for t in tokens(rest) if len(t) > 2]) >= 2)
 
 
 @dataclass
@@ -62,6 +89,8 @@ class RefusalModel:
     def refuse(self, features: dict) -> bool:
         s = self.score(features)
         features["refusal_score"] = round(s, 4)
+        if features.get("instruction_only"):
+            return True  # nothing is asked about the documents
         if features.get("explicit"):
             return False  # a named section exists: answer from it
         if (features.get("german") and features.get("coverage", 1.0) < OFF_TOPIC_COVERAGE
