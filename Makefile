@@ -26,7 +26,7 @@ corpus: venv
 	$(BIN)/python scripts/copy_corpus.py --mirror $(CORPUS_MIRROR) --corpus corpus
 
 ingest: venv model corpus
-	$(BIN)/python -m ingest run
+	$(BIN)/python -m ingest run --rebuild-if-outdated
 
 run: setup
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501
@@ -45,3 +45,12 @@ report:
 
 ablate: setup
 	$(BIN)/python -m eval ablate
+
+.PHONY: bench bench-scale
+
+# Benchmarks (bench/README.md): prints a table, writes bench/results/latest.json. Temporary data dirs only.
+bench: setup
+	$(BIN)/python -m bench.run --scales 1,5
+
+bench-scale: setup
+	$(BIN)/python -m bench.run --scales 1,5,20

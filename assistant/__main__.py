@@ -6,6 +6,9 @@ Commands:
         --json prints the full answer record (text, citations, retrieved passages, notes, timings);
         --mode llm lets the configured LLM word the answer (needs ASSISTANT_LLM_BASE_URL and
         ASSISTANT_LLM_MODEL); its statements are checked against the cited passages.
+  hash-password
+        read the admin password twice (or once from stdin when it is not a terminal) and print
+        its scrypt hash and the line to put into .env (ASSISTANT_ADMIN_PASSWORD_HASH=...).
 Settings come from ASSISTANT_* environment variables or .env (see assistant/settings.py).
 Exit code 1 with a one-line message on any refused input or unavailable setting.
 """
@@ -33,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
     ask.add_argument("--mode", choices=["extractive", "llm"], default="extractive")
     ask.add_argument("--k", type=int, default=10, help="passages to retrieve (default 10)")
+    sub.add_parser("hash-password", help="print the hash for ASSISTANT_ADMIN_PASSWORD_HASH")
+    purge = sub.add_parser("purge", help="delete feedback and audit entries older than the retention period")
+    purge.add_argument("--days", type=int, help="retention in days (default: ASSISTANT_RETENTION_DAYS, 180)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # model-loading bars would clutter the answer
@@ -91,7 +97,45 @@ def render(answer: Answer) -> str:
     return "\n".join(lines).rstrip()
 
 
-COMMANDS = {"ask": cmd_ask}
+MIN_PASSWORD_CHARS = 10
+
+
+def cmd_hash_password(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from assistant.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Administrator-Passwort: ")
+        if getpass.getpass("Passwort wiederholen: ") != password:
+            print("Fehler: Die beiden Eingaben stimmen nicht überein; es wurde nichts ausgegeben.", file=sys.stderr)
+            return 1
+    else:  # piped, e.g. from a secrets manager: the first line is the password
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD_CHARS:
+        print(f"Fehler: Das Passwort muss mindestens {MIN_PASSWORD_CHARS} Zeichen lang sein.", file=sys.stderr)
+        return 1
+    encoded = hash_password(password)
+    print(encoded)
+    # single quotes: a shell or .env reader must not expand the '$' separators of the hash
+    print(f"In .env eintragen:\nASSISTANT_ADMIN_PASSWORD_HASH='{encoded}'")
+    return 0
+
+
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    """Data protection: feedback (with its confirmations) and the admin audit log are kept only for the
+    retention period; this deletes what is older. Run it regularly (e.g. daily from cron)."""
+    from assistant.feedback import FeedbackStore, feedback_path
+    from assistant.retention import purge_jsonl
+
+    days = args.days if args.days is not None else settings.retention_days
+    removed = FeedbackStore(feedback_path(settings.data_dir)).purge(days)
+    audit_removed = purge_jsonl(settings.data_dir / "admin-audit.jsonl", days)
+    print(f"{removed} Feedback-Einträge und {audit_removed} Verwaltungs-Protokolleinträge älter als {days} Tage gelöscht.")
+    return 0
+
+
+COMMANDS = {"ask": cmd_ask, "hash-password": cmd_hash_password, "purge": cmd_purge}
 
 if __name__ == "__main__":
     sys.exit(main())

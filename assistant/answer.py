@@ -15,7 +15,7 @@ import numpy as np
 from assistant.lexical import tokens
 from assistant.records import Answer, Citation, Hit
 from assistant.refusal import RefusalModel, refusal_features
-from assistant.retrieve import Query, Retriever, is_follow_up
+from assistant.retrieve import Query, Retriever
 from assistant.sentences import split_sentences
 from assistant.version_answers import change_notes, changes_answer, version_filters
 from assistant.versions import DiffCache
@@ -67,7 +67,7 @@ class Answerer:
         query = Query(question, history=tuple(t.question for t in previous), cited_keys=cited, **filters)
         hits = self.retriever.retrieve(query, k=self.k)
         retrieved_at = time.perf_counter()
-        follow_up = bool(previous) and is_follow_up(question)
+        follow_up = bool(hits) and bool(hits[0].signals.get("follow_up"))
         context_question = f"{previous[-1].question} {question}" if follow_up else question
         candidates = self._score_sentences(context_question, hits)
         features = refusal_features(question, hits, candidates, self.retriever)

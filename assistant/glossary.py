@@ -59,6 +59,8 @@ _ENTRIES: list[tuple[str, str]] = [
     (r"\b(ältere\w*|senior\w*|behindert\w*|kinder\w*|hilflos\w*|schutzbedürftig\w*|vulnerab\w*)\b",
      "schwäche schutzbedürftigkeit alters behinderung"),
     (r"\b(deepfake\w*|gefälscht\w*|fake)\b", "deepfake"),
+    (r"\b(bescheid\w*|verwaltungsakt\w*|entscheid\w*)", "entscheidung betroffene person"),
+    (r"(erklär\w*|erläuter\w*|begründ\w*|nachvollzieh\w*|explanation)", "recht auf erläuterung"),
     # money and time
     (r"\b(bußgeld\w*|strafe\w*|sanktion\w*|fines?|penalt\w*)\b", "geldbußen sanktionen"),
     (r"\b(ab wann|seit wann|bis wann|wann gilt|wann gelten|in kraft|from when|apply from|applies)\b",

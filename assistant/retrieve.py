@@ -19,6 +19,7 @@ from assistant.labels import key_matches, parse_references
 from assistant.lexical import LexicalIndex, tokens
 from assistant.library import Library
 from assistant.records import Chunk, DocumentVersion, Hit
+from assistant.refusal import is_german
 from assistant.sentences import split_sentences
 
 log = logging.getLogger(__name__)
@@ -204,8 +205,11 @@ class Retriever:
         rows = np.unique(np.concatenate([snap.rows[(v.doc_id, v.version)] for v in chosen.values()]))
         if rows.size == 0:
             return []
-        follow_up = bool(query.history) and is_follow_up(query.question)
         coverage = snap.lexical.coverage(snap.lexical.query_tokens(query.question))
+        # a question whose own words are foreign to the documents ("Was gibt es heute in der Kantine?")
+        # starts a new topic even after a conversation about AI systems
+        follow_up = bool(query.history) and is_follow_up(query.question) and (
+            coverage >= 0.25 or not is_german(query.question))
         if follow_up:
             # a follow-up is searched in the context of the previous question and on its own
             # ("Ab wann gilt dieses Verbot?" is about dates as much as about the prohibition)

@@ -18,7 +18,7 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 
 COLLECTION = "chunks"
-SPLITTER_VERSION = "4"  # bump when the section/chunk grammar changes: forces a rebuild
+SPLITTER_VERSION = "5"  # bump when the section/chunk grammar changes: forces a rebuild
 _META_FIELDS = ("doc_id", "section_key", "label", "heading", "index", "order", "kind", "anchor", "context")
 
 

@@ -1,7 +1,9 @@
 """python -m ingest: build and inspect the assistant's document index.
 
 Commands:
-  run [--rebuild]            add or update the documents listed in corpus/manifest.toml (incremental)
+  run [--rebuild | --rebuild-if-outdated]
+                             add or update the documents listed in corpus/manifest.toml (incremental);
+                             --rebuild indexes everything again, uploaded versions included
   status                     documents, versions, chunk counts and the embedding model
   search QUESTION [-k N]     the top passages for a question, with labels and scores (for debugging)
   add FILE --doc-id ID --version V --valid-from DATE [...]   add a document version (e.g. a new guideline)
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="index the manifest's documents (incremental)")
     run.add_argument("--rebuild", action="store_true", help="drop the index and build it again from the files")
+    run.add_argument("--rebuild-if-outdated", dest="if_outdated", action="store_true",
+                     help="rebuild only when the index was built with another model or chunking (used by make setup)")
     sub.add_parser("status", help="documents, versions, chunks, model")
     search = sub.add_parser("search", help="top passages for a question")
     search.add_argument("question")

@@ -6,21 +6,16 @@ import time
 
 from tqdm import tqdm
 
-from assistant.errors import InputError
+from assistant.errors import IndexMismatchError, InputError
 from assistant.library import open_library, writer_lock
 from assistant.records import DocumentVersion
 from ingest.manifest import check_date
-from ingest.pipeline import ingest_manifest, ingest_version
+from ingest.pipeline import ingest_manifest, ingest_version, rebuild
 
 
 def cmd_run(settings, args) -> int:
     with writer_lock(settings):
         lib = open_library(settings)
-        if args.rebuild:
-            lib.store.reset()
-            lib.registry.close()
-            settings.registry_path.unlink(missing_ok=True)
-            lib = open_library(settings, embedder=lib.embedder)
         bars = []
 
         def factory(doc):
@@ -29,7 +24,16 @@ def cmd_run(settings, args) -> int:
             bars.append(bar)
             return bar.update
 
-        report = ingest_manifest(lib, progress_factory=factory)
+        if args.if_outdated and not args.rebuild:
+            try:
+                lib.store.check_compatible()
+            except IndexMismatchError as exc:
+                print(f"{exc} Rebuilding now.")
+                args.rebuild = True
+        if args.rebuild:
+            lib, report = rebuild(lib, progress_factory=factory)
+        else:
+            report = ingest_manifest(lib, progress_factory=factory)
         for bar in bars:
             bar.close()
     for r in report.results:
@@ -84,15 +88,27 @@ def cmd_add(settings, args) -> int:
         title = args.title or (base.title if base else "")
         if not title:
             raise InputError(f"{args.file}: new document '{args.doc_id}' needs --title.")
+        # a copy of every added file is kept with the index: the source of each version stays on record
+        # (audit) and `ingest run --rebuild` can index it again
+        from ingest.upload import save_upload
+
+        if not args.file.is_file():
+            raise InputError(f"{args.file}: file not found. Check the path; nothing was changed.")
+        stored = save_upload(args.file.read_bytes(), args.file.name, settings.data_dir / "uploads")
         doc = DocumentVersion(doc_id=args.doc_id, version=args.version, valid_from=valid_from, title=title,
                               short=args.short or (base.short if base else args.doc_id), kind=args.kind if not base else base.kind,
-                              issuer=args.issuer or (base.issuer if base else ""), file=args.file.name,
+                              issuer=args.issuer or (base.issuer if base else ""), file=stored.name,
                               url=args.url or (base.url if base else ""), note=args.note)
         with tqdm(desc=f"encoding {args.doc_id}", unit="chunk", leave=False, file=sys.stderr,
                        disable=not sys.stderr.isatty()) as bar:
             staged = args.stage_only or args.require_gate
-            result = ingest_version(lib, doc, args.file, state="staged" if staged else "active",
-                                    progress=bar.update)
+            try:
+                result = ingest_version(lib, doc, stored, state="staged" if staged else "active",
+                                        progress=bar.update)
+            except InputError as exc:
+                if not any(v.file == stored.name for v in lib.registry.versions()):
+                    stored.unlink(missing_ok=True)
+                raise InputError(str(exc).replace(str(stored), str(args.file))) from None
         if result.status != "unchanged":
             _report_changes(lib, doc)
         if args.require_gate and result.status != "unchanged":

@@ -116,7 +116,8 @@ def _block_sections(doc: DocumentVersion, b: _Block) -> list[Section]:
         return [make(f"ziff-{b.number}", f"{b.number} {b.title}", b.lines, "guideline", "")]
     if b.kind == "annex-nr":
         base, heading = f"anh-{b.number}/nr-{b.sub}", f"Anhang {b.number} Nummer {b.sub} – {b.title}"
-        return _split_list(make, base, heading, b.lines, "annex", f"#anx_{b.number}", _LETTER, "buchst")
+        # each Buchstabe of an Anhang III area is a use case of its own: cite (and find) it on its own
+        return _split_list(make, base, heading, b.lines, "annex", f"#anx_{b.number}", _LETTER, "buchst", force=True)
     if b.kind == "annex":
         base, heading = f"anh-{b.number}", f"Anhang {b.number} – {b.title}".rstrip(" –")
         return _split_list(make, base, heading, b.lines, "annex", f"#anx_{b.number}", _NUMBER, "nr")

@@ -164,13 +164,16 @@ def test_annex_iii_items_1_to_8_are_sections(ai_act):
     assert items == [f"anh-III/nr-{n}" for n in range(1, 9)]
 
 
-def test_annex_iii_item_4_is_employment(ai_act):
+def test_annex_iii_item_4_is_employment_with_each_use_case_citable(ai_act):
     s = ai_act[0]["anh-III/nr-4"]
     assert (s.label, s.heading, s.kind, s.anchor) == (
         "Anhang III Nr. 4 KI-VO", "Anhang III Nummer 4 – Beschäftigung", "annex", "#anx_III")
-    assert s.text.startswith("4. Beschäftigung, Personalmanagement und Zugang zur Selbstständigkeit\n"
-                             "a) KI-Systeme, die bestimmungsgemäß für die Einstellung oder Auswahl natürlicher "
+    assert s.text == "4. Beschäftigung, Personalmanagement und Zugang zur Selbstständigkeit"
+    a = ai_act[0]["anh-III/nr-4/buchst-a"]
+    assert a.label == "Anhang III Nr. 4 Buchst. a KI-VO"
+    assert a.text.startswith("a) KI-Systeme, die bestimmungsgemäß für die Einstellung oder Auswahl natürlicher "
                              "Personen verwendet werden sollen")
+    assert a.context == "4. Beschäftigung, Personalmanagement und Zugang zur Selbstständigkeit"
 
 
 def test_chunks_fit_the_limit_and_are_verbatim_parts_of_their_section(ai_act):

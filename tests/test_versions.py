@@ -156,3 +156,27 @@ def test_kill_during_ingest_leaves_previous_state_served_and_rerun_completes(tmp
     again.store.reopen()
     assert [v.version for v in again.registry.versions("ll-ki-fiktiv")] == ["2025-09", "2026-03"]
     assert again.registry.version("ll-ki-fiktiv", "2026-03").state == "active"
+
+
+def test_rebuild_restores_uploaded_versions_in_their_state(tmp_path, embedder, guideline_pdfs):
+    settings = make_settings(tmp_path / "data")
+    if CACHE.exists():
+        import shutil
+
+        settings.data_dir.mkdir(parents=True)
+        shutil.copyfile(CACHE, settings.embedding_cache_path)
+    env = _cli_env(settings.data_dir)
+    for path, version, day, extra in ((guideline_pdfs["leitlinie_v1"], "2025-09", "2025-09-01", []),
+                                      (guideline_pdfs["leitlinie_v2"], "2026-03", "2026-03-01", ["--stage-only"])):
+        done = subprocess.run(_add_args(path, version, day) + extra, cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    done = subprocess.run([sys.executable, "-m", "ingest", "run", "--rebuild"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lib = open_library(settings, embedder=embedder)
+    lib.store.reopen()
+    states = {v.version: v.state for v in lib.registry.versions("ll-ki-fiktiv")}
+    assert states == {"2025-09": "active", "2026-03": "staged"}
+    assert lib.registry.chunk_ids("ll-ki-fiktiv", "2026-03")
+    assert {v.doc_id for v in lib.registry.versions()} >= {"eu-ai-act", "ministerrat-rlp-2025-06-top4"}
