@@ -216,6 +216,17 @@ with st.sidebar:
     st.caption("Dokumente")
     chosen = [v.doc_id for v in offered if st.checkbox(v.short or v.title, value=True, key=f"doc-{v.doc_id}",
                                                       help=v.title)]
+    # MASTD keeps old versions for audit; staff can ask against an earlier one explicitly
+    registered = answerer.retriever.snapshot().versions.values()
+    pinned = []
+    for v in offered:
+        others = [o.version for o in registered if o.doc_id == v.doc_id and o.state != "staged" and o.version != v.version]
+        if others:
+            choice = st.selectbox(f"Fassung: {v.short or v.title}", [v.version, *sorted(others, reverse=True)],
+                                  format_func=lambda x, cur=v.version: f"{x} (in Kraft)" if x == cur else x,
+                                  key=f"version-{v.doc_id}")
+            if choice != v.version:
+                pinned.append((v.doc_id, choice))
     st.subheader("Antwortmodus")
     modes = [EXTRACTIVE, LLM] if settings.llm_enabled else [EXTRACTIVE]
     mode = st.radio("Antwortmodus", modes, format_func=ui.MODE_LABELS.get, label_visibility="collapsed", key="mode",
@@ -231,6 +242,8 @@ if kind != "alle":
     filters["kinds"] = (kind,)
 if len(chosen) < len(offered):
     filters["doc_ids"] = tuple(chosen)
+if pinned:
+    filters["versions"] = tuple(pinned)
 
 question = st.chat_input("Ihre Frage, z. B.: Welche Pflichten haben Betreiber von Hochrisiko-KI-Systemen?")
 question = question or state.pop("example", None)

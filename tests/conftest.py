@@ -83,6 +83,24 @@ def guideline_pdfs(tmp_path_factory) -> dict[str, Path]:
     return pdfs
 
 
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    """Admin password hash for the admin and evaluation page tests (password: PASSWORD there)."""
+    from assistant.auth import hash_password
+
+    return hash_password("test-passwort")
+
+
+@pytest.fixture
+def fresh_lockout():
+    """The login failure counter is process-wide on purpose; tests must not inherit each other's failures."""
+    from assistant import auth
+
+    auth.FAILURES.reset()
+    yield
+    auth.FAILURES.reset()
+
+
 @pytest.fixture
 def today():
     return dt.date(2026, 11, 29)

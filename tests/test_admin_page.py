@@ -27,17 +27,7 @@ PAGE = str(ROOT / "pages" / "1_Dokumente.py")
 PASSWORD = "test-passwort"
 
 
-@pytest.fixture(scope="module")
-def password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-@pytest.fixture(autouse=True)
-def fresh_lockout():
-    """The failure counter is process-wide on purpose; tests must not inherit each other's failures."""
-    auth.FAILURES.reset()
-    yield
-    auth.FAILURES.reset()
+pytestmark = pytest.mark.usefixtures("fresh_lockout")
 
 
 def use_data_dir(monkeypatch, data_dir, password_hash: str) -> None:

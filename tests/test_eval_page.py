@@ -55,16 +55,7 @@ def results_doc() -> dict:
     return attach_eval(doc, {q["id"]: q for q in QUESTIONS})
 
 
-@pytest.fixture(scope="module")
-def password_hash() -> str:
-    return hash_password(PASSWORD)
-
-
-@pytest.fixture(autouse=True)
-def fresh_lockout():
-    auth.FAILURES.reset()
-    yield
-    auth.FAILURES.reset()
+pytestmark = pytest.mark.usefixtures("fresh_lockout")
 
 
 @pytest.fixture
