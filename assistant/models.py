@@ -95,13 +95,16 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._query_cache]
+        # several sessions ask at once: read the shared cache into a local dict, never index it twice
+        found = {t: self._query_cache.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, v in found.items() if v is None]
         if missing:
             for text, vec in zip(missing, self._encode(missing, QUERY_PROMPT)):
+                found[text] = vec
                 if len(self._query_cache) > 2000:
-                    self._query_cache.clear()
+                    self._query_cache = {}
                 self._query_cache[text] = vec
-        return np.stack([self._query_cache[t] for t in texts])
+        return np.stack([found[t] for t in texts])
 
     def encode_passages(self, texts: list[str], progress=None) -> np.ndarray:
         """Passage vectors, from the cache where possible; `progress(n_done)` is called per batch."""
