@@ -91,8 +91,10 @@ def answer_all(answerer: Answerer, questions: list[dict], on_each=None) -> list[
 
 
 def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: str = "hybrid",
-        refusal: RefusalModel | None = None, progress: bool = True, today: dt.date | None = None) -> dict:
-    """Answer every question and return the results document (config, summary, results)."""
+        refusal: RefusalModel | None = None, progress: bool = True, today: dt.date | None = None,
+        on_question=None) -> dict:
+    """Answer every question and return the results document (config, summary, results).
+    `on_question(done, total)` is called after each question (for progress bars in the UI)."""
     questions = load_questions(question_paths)
     embedder = Embedder(settings.embedding_model, cache=EmbeddingCache(settings.embedding_cache_path))
     refusal = refusal or RefusalModel()
@@ -110,7 +112,12 @@ def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: st
                                 with_fixture=with_fixture)
             answerer = Answerer(Retriever(lib, clock=clock, mode=mode), refusal=refusal, k=k)
             corpus.update({d: v.version for d, v in lib.registry.in_force(clock()).items()})
-            results.extend(answer_all(answerer, group, on_each=lambda: bar.update(1)))
+            def step():
+                bar.update(1)
+                if on_question:
+                    on_question(bar.n, len(questions))
+
+            results.extend(answer_all(answerer, group, on_each=step))
         bar.close()
     by_id = {q["id"]: q for q in questions}
     config = {"embedding_model": embedder.fingerprint, "retrieval": f"{mode}-rrf", "answer_mode": "extractive",

@@ -61,7 +61,10 @@ def run_in_background(job: SimpleNamespace, settings: Settings, out: Path, sessi
 
     detail: dict = {"session": session, "results": str(out)}
     try:
-        doc = run(settings, question_paths(), progress=False)  # run() reports no per-question progress
+        def progress(done: int, total: int) -> None:
+            job.done, job.total = done, total
+
+        doc = run(settings, question_paths(), progress=False, on_question=progress)
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".part")
         partial.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -92,6 +95,7 @@ def start_run(guard, job: SimpleNamespace) -> str | None:
     if not job.lock.acquire(blocking=False):
         return "Es läuft bereits eine Evaluation. Bitte warten Sie, bis sie fertig ist."
     job.started, job.finished, job.error, job.gate = time.time(), None, None, None
+    job.done, job.total = 0, 0
     threading.Thread(target=run_in_background, args=(job, settings, results_path, session),
                      name="eval-run", daemon=True).start()
     return None
@@ -105,9 +109,11 @@ def elapsed(seconds: float) -> str:
 def run_status(job: SimpleNamespace) -> None:
     """Polls the background run; when it has finished, redraws the whole page with the new results."""
     if job.lock.locked():
-        st.info(f"Evaluation läuft seit {elapsed(time.time() - job.started)}. Die Auswertung meldet keinen "
-                "Fortschritt je Frage; die Seite aktualisiert sich selbst, wenn sie fertig ist.",
-                icon=":material/hourglass_top:")
+        done, total = getattr(job, "done", 0), getattr(job, "total", 0)
+        st.info(f"Evaluation läuft seit {elapsed(time.time() - job.started)}; die Seite aktualisiert sich selbst, "
+                "wenn sie fertig ist.", icon=":material/hourglass_top:")
+        st.progress(done / total if total else 0.0,
+                    text=f"{done} von {total} Fragen beantwortet" if total else "Index wird aufgebaut …")
     else:  # finished: the full rerun shows the new results and no longer draws this fragment
         st.rerun(scope="app")
 
