@@ -7,7 +7,7 @@ MODEL_DIR := models/multilingual-e5-small
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test gate eval report ablate clean-data venv model corpus ingest
+.PHONY: setup run test gate eval report ablate clean-data venv model corpus ingest node-modules
 
 setup: venv model corpus ingest
 
@@ -31,7 +31,13 @@ ingest: venv model corpus
 run: setup
 	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501
 
-test: setup
+# axe-core for the accessibility check of tests/test_browser.py (pinned in package.json / package-lock.json)
+node-modules: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: setup node-modules
 	$(BIN)/python -m pytest -q
 
 eval: setup
@@ -48,9 +54,10 @@ ablate: setup
 
 .PHONY: bench bench-scale
 
-# Benchmarks (bench/README.md): prints a table, writes bench/results/latest.json. Temporary data dirs only.
-bench: setup
+# Benchmarks (bench/README.md): print a table, write bench/results/latest.json. They build their own indexes
+# in temporary data dirs, so they need the model and the corpus but not the staff index in data/.
+bench: venv model corpus
 	$(BIN)/python -m bench.run --scales 1,5
 
-bench-scale: setup
+bench-scale: venv model corpus
 	$(BIN)/python -m bench.run --scales 1,5,20
