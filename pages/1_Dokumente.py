@@ -19,7 +19,7 @@ from assistant.library import open_library
 from assistant.records import DocumentVersion
 from assistant.registry import Registry
 from assistant.settings import Settings
-from ingest.upload import admin_ingest, admin_set_state, admin_upload, read_audit
+from ingest.upload import admin_ingest, admin_set_state, admin_upload, audit, read_audit
 
 st.set_page_config(page_title="Dokumente verwalten", page_icon="§", layout="wide")
 st.title("Dokumente verwalten")
@@ -135,7 +135,39 @@ with st.form("upload", clear_on_submit=False):
     stage_only = c2.checkbox("nur bereitstellen (staged)", key=f"upload_stage_only_{gen}",
                              help="Die Fassung wird eingelesen, aber erst nach „Aktivieren“ "
                                   "für Antworten verwendet.")
+    require_gate = c1.checkbox("Nur aktivieren, wenn das Eval-Gate besteht", key=f"upload_gate_{gen}",
+                               help="Die Fassung wird bereitgestellt; die Referenzfragen werden mit und ohne sie "
+                                    "beantwortet, und nur wenn keine Antwort schlechter wird, wird sie aktiviert.")
     wants_preview = st.form_submit_button("Vorschau")
+
+
+def run_gate(lib, doc: DocumentVersion) -> dict:
+    """Compare answers with and without the staged version; activate it only when nothing got worse."""
+    from eval.staged import staged_gate
+
+    result, comparison = staged_gate(lib, doc.doc_id, doc.version)
+    outcome = {"passed": result.passed, "failures": list(result.failures),
+               "newly_failing": list(comparison.get("newly_failing", []))}
+    audit(settings.data_dir, "admin", "eval", doc.doc_id, doc.version, {"gate": outcome})
+    if result.passed:
+        admin_set_state(guard, settings, doc.doc_id, doc.version, "active")
+    return outcome
+
+
+def show_changes(doc_id: str, version: str) -> None:
+    """The section-level diff against the version before, as MASTD reviews it before activating."""
+    from assistant.versions import to_markdown
+    from ingest.reports import version_diff
+
+    lib = load_library(str(settings.data_dir), settings.embedding_model, settings)
+    current = lib.registry.version(doc_id, version)
+    previous = lib.registry.previous_version(current) if current else None
+    if previous is None:
+        return
+    diff = version_diff(lib, doc_id, previous.version, version)
+    with st.expander(f"Änderungen gegenüber Fassung {previous.version}: {diff.count('added')} neu, "
+                     f"{diff.count('changed')} geändert, {diff.count('removed')} entfallen"):
+        st.markdown(to_markdown(diff, current.title).split("\n", 1)[1])
 
 
 def document_from_form() -> DocumentVersion:
@@ -166,8 +198,10 @@ if wants_preview:
         doc = document_from_form()
         path, rows = admin_upload(guard, settings, upload.getvalue(), upload.name, doc)
         st.session_state["pending_upload"] = {"doc": asdict(doc), "path": str(path),
-                                              "rows": rows, "stage_only": stage_only}
+                                              "rows": rows, "stage_only": stage_only or require_gate,
+                                              "require_gate": require_gate}
         st.session_state.pop("ingest_result", None)
+        st.session_state.pop("gate_result", None)
     except AssistantError as exc:
         st.error(str(exc))
 
@@ -211,6 +245,9 @@ if pending:
             result = admin_ingest(guard, lib, doc, Path(pending["path"]), stage_only=pending["stage_only"],
                                   progress=advance)
             bar.progress(1.0, text="Fertig.")
+            if pending.get("require_gate") and result.status != "unchanged":
+                with st.spinner("Eval-Gate: Referenzfragen werden mit und ohne die neue Fassung beantwortet …"):
+                    st.session_state["gate_result"] = run_gate(lib, doc)
             st.session_state["ingest_result"] = asdict(result)
             st.session_state.pop("pending_upload")
             st.session_state["upload_generation"] = gen + 1  # an empty form for the next upload
@@ -227,7 +264,16 @@ if result:
                f"({result['new_chunks']} neu, {result['encoded']} Texte eingebettet); Abschnitte "
                f"+{result['sections_added']} neu, ~{result['sections_changed']} geändert, "
                f"−{result['sections_removed']} entfallen, ={result['sections_unchanged']} unverändert.")
-    if result["status"] == "staged":
+    gate_result = st.session_state.get("gate_result")
+    if gate_result:
+        if gate_result["passed"]:
+            st.success("Eval-Gate bestanden: keine Referenzfrage wird schlechter beantwortet; die Fassung ist aktiv.")
+        else:
+            st.error("Eval-Gate nicht bestanden – die Fassung bleibt bereitgestellt: " + "; ".join(gate_result["failures"]))
+        if gate_result["newly_failing"]:
+            st.caption("Neu fehlerhaft: " + ", ".join(gate_result["newly_failing"]))
+    show_changes(result["doc_id"], result["version"])
+    if result["status"] == "staged" and not (gate_result and gate_result["passed"]):
         st.info("Die Fassung ist bereitgestellt, aber noch nicht in Kraft: oben unter „Fassung“ auswählen "
                 "und „Aktivieren“ klicken.")
 

@@ -249,3 +249,33 @@ def test_audit_appends_one_json_line_per_action(tmp_path):
     assert dt.datetime.fromisoformat(lines[0]["time"]).tzinfo is not None
     with pytest.raises(ValueError):
         audit(tmp_path, "admin", "delete-everything", "doc", "v1")
+
+
+def test_new_version_with_gate_is_activated_after_the_gate_and_its_changes_are_shown(
+        monkeypatch, empty_data_dir, password_hash, guideline_pdfs, embedder):
+    from assistant.library import open_library
+    from conftest import GUIDELINE_V2, make_settings
+    from ingest.pipeline import ingest_version
+
+    ingest_version(open_library(make_settings(empty_data_dir), embedder=embedder), GUIDELINE_V1,
+                   guideline_pdfs["leitlinie_v1"])
+    use_data_dir(monkeypatch, empty_data_dir, password_hash)
+    at = log_in(open_page())
+    at.file_uploader(key="upload_file_0").set_value(("leitlinie_v2.pdf", guideline_pdfs["leitlinie_v2"].read_bytes(),
+                                                     "application/pdf"))
+    at.selectbox(key="upload_doc_0").set_value("ll-ki-fiktiv")
+    at.text_input(key="upload_version_0").input(GUIDELINE_V2.version)
+    at.date_input(key="upload_valid_from_0").set_value(dt.date(2026, 3, 1))
+    at.checkbox(key="upload_gate_0").check()
+    at.button(key="FormSubmitter:upload-Vorschau").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    at.button(key="ingest").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Eval-Gate bestanden" in texts(at.success)
+    version = Registry(empty_data_dir / "registry.sqlite").version("ll-ki-fiktiv", "2026-03")
+    assert version.state == "active"
+    labels = [e.label for e in at.expander]
+    assert "Änderungen gegenüber Fassung 2025-09: 1 neu, 2 geändert, 1 entfallen" in labels
+    lines = [json.loads(line) for line in (empty_data_dir / AUDIT_FILE).read_text().splitlines()]
+    assert [e["action"] for e in lines] == ["upload", "stage", "eval", "activate"]
+    assert lines[2]["detail"]["gate"]["passed"] is True
