@@ -130,7 +130,8 @@ def copy_sqlite(src: Path, dst: Path) -> None:
 
 def git_revision() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=5)
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -219,6 +220,7 @@ def latency(lib, questions: list[dict]) -> dict:
         retrieve_ms.append(1000 * (time.perf_counter() - started))
         retrieve_cpu.append(1000 * (time.process_time() - cpu))
     answer_ms, answer_cpu, by_kind, refused = [], [], {True: [], False: []}, 0
+    follow_up = [bool(q.get("history")) for q in questions]
     for q in questions:
         turns = []
         for earlier in q.get("history") or []:  # replayed like the eval runner, not timed
@@ -237,6 +239,11 @@ def latency(lib, questions: list[dict]) -> dict:
         "retrieve_ms": summary_ms(retrieve_ms), "answer_ms": summary_ms(answer_ms),
         "retrieve_cpu_ms": summary_ms(retrieve_cpu), "answer_cpu_ms": summary_ms(answer_cpu),
         "answer_ms_answerable": summary_ms(by_kind[True]), "answer_ms_unanswerable": summary_ms(by_kind[False]),
+        "retrieve_ms_follow_up": summary_ms([ms for ms, f in zip(retrieve_ms, follow_up) if f]),
+        "retrieve_ms_single": summary_ms([ms for ms, f in zip(retrieve_ms, follow_up) if not f]),
+        "per_question": [{"id": q["id"], "answerable": bool(q.get("answerable")), "follow_up": f,
+                          "retrieve_ms": round(r, 1), "answer_ms": round(a, 1)}
+                         for q, f, r, a in zip(questions, follow_up, retrieve_ms, answer_ms)],
         "refused": refused, "passages_encoded_while_answering": lib.embedder.encoded - encoded_before,
         "_answerer": answerer,
     }
@@ -403,7 +410,8 @@ def scaling(workdir: Path, base_embedder, x1_cache: Path, scales: list[int], que
                                          "queries really encoded"})
         if scale == max(scales):
             log(f"{scale}x: profiling the warm answer path and the snapshot build")
-            rows[-1]["profile_answer_scaled"] = profile_answers(lat_answerer, questions[:profile_questions], f"{scale}x")
+            rows[-1]["profile_answer_scaled"] = profile_answers(lat_answerer, questions[:profile_questions],
+                                                                f"{scale}x")
             rows[-1]["profile_snapshot"] = profile_snapshot(lib, f"{scale}x")
         del lat_answerer
     rows.insert(0, {"warm_cache_reingest_1x": base})
@@ -420,7 +428,10 @@ def fmt(value, unit: str = "", digits: int = 1) -> str:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows)]
-    line = lambda r: "  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))  # noqa: E731
+
+    def line(r):
+        return "  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(r, widths)))
+
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -484,7 +495,8 @@ def render(result: dict) -> str:
                       "ans p95 yes/no", "snapshot s", "app RSS MB", "app ready s", "vectors"], rows))
     out.append("   (app RSS/ready: separate process `python -m bench.warm_rss`: open library, snapshot, warm-up)")
     out.append("\n-- Ingest time by scale (s)")
-    rows = [["1x", ing["chunks"], ing["passages_encoded"], fmt(ing["encode_s"]), fmt(ing["other_s"]), fmt(ing["wall_s"]),
+    rows = [["1x", ing["chunks"], ing["passages_encoded"], fmt(ing["encode_s"]), fmt(ing["other_s"]),
+             fmt(ing["wall_s"]),
              fmt(ing["total_over_encode"], "", 2), "-", "all real (measured)"]]
     for row in result["scaling"]:
         if "scale" not in row:
@@ -503,7 +515,8 @@ def render(result: dict) -> str:
                    f"{base['encoded']} passages encoded)")
     out.append("\n-- Targets")
     out.append(table(["target", "value", "limit", "met"],
-                     [[t["description"], fmt(t["value"], "", 3), fmt(t["limit"], "", 2), "MET" if t["met"] else "MISSED"]
+                     [[t["description"], fmt(t["value"], "", 3), fmt(t["limit"], "", 2),
+                       "MET" if t["met"] else "MISSED"]
                       for t in result["targets"]]))
     for key in ("profile_answer", "profile_answer_scaled", "profile_snapshot"):
         p = result.get(key)
@@ -565,7 +578,8 @@ def main(argv: list[str] | None = None) -> int:
         x1 = tmp / "x1"
         if args.warm_cache_from:
             copy_sqlite(args.warm_cache_from, x1 / "embedding-cache.sqlite")
-            result["warning"] = f"1x ingest started with a WARM embedding cache ({args.warm_cache_from}): not a benchmark"
+            result["warning"] = (f"1x ingest started with a WARM embedding cache ({args.warm_cache_from}): "
+                                 "not a benchmark")
             log(result["warning"])
         embedder = Embedder(str(MODEL_DIR), cache=EmbeddingCache(x1 / "embedding-cache.sqlite"))
         started = time.perf_counter()
