@@ -15,7 +15,7 @@ import numpy as np
 from assistant.lexical import tokens
 from assistant.records import Answer, Citation, Hit
 from assistant.refusal import RefusalModel, refusal_features
-from assistant.retrieve import Query, Retriever
+from assistant.retrieve import Query, Retriever, dense_query_text
 from assistant.sentences import split_sentences
 from assistant.version_answers import change_notes, changes_answer, version_filters
 from assistant.versions import DiffCache
@@ -99,7 +99,7 @@ class Answerer:
         if not pool:
             return []
         embedder = self.retriever.lib.embedder
-        q_vec = embedder.encode_queries([question])[0]
+        q_vec = embedder.encode_queries([dense_query_text(question)])[0]
         s_vecs = embedder.encode_passages([s for _, _, s in pool])
         dense = s_vecs @ q_vec
         q_terms = set(tokens(question))

@@ -174,7 +174,7 @@ class Retriever:
     def _score(self, snap: Snapshot, rows: np.ndarray, text: str, coverage: float):
         """Fused relevance of the candidate rows for one query text (dense, lexical, article level)."""
         expansion = expand(text) if USE_GLOSSARY else ""
-        q_vec = self.lib.embedder.encode_queries([f"{text} ({expansion})" if expansion and DENSE_GLOSSARY else text])[0]
+        q_vec = self.lib.embedder.encode_queries([dense_query_text(text)])[0]
         dense = self.dense_scores(snap, q_vec)[rows]
         q_tokens = snap.lexical.query_tokens(f"{text} {expansion}")
         lexical = snap.lexical.scores(q_tokens)[rows]
@@ -277,6 +277,13 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(scores), dtype=np.int64)
     ranks[order] = np.arange(1, len(scores) + 1)
     return ranks
+
+
+def dense_query_text(text: str) -> str:
+    """What the embedding model reads for a question: the question and the legal terms for its everyday
+    words. Answer sentences are scored with the same text, so its vector is computed once."""
+    expansion = expand(text) if USE_GLOSSARY and DENSE_GLOSSARY else ""
+    return f"{text} ({expansion})" if expansion else text
 
 
 def is_follow_up(question: str) -> bool:
