@@ -9,7 +9,7 @@ from pathlib import Path
 
 from assistant.errors import WriterLockedError
 from assistant.models import Embedder, EmbeddingCache
-from assistant.registry import Registry
+from assistant.registry import Registry, open_registry
 from assistant.settings import Settings
 from assistant.store import ChunkStore
 
@@ -27,8 +27,14 @@ def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_
     settings.apply_environment()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if embedder is None:
-        embedder = Embedder(settings.embedding_model, cache=EmbeddingCache(cache_path or settings.embedding_cache_path))
-    return Library(settings, Registry(settings.registry_path), ChunkStore(settings, embedder), embedder)
+        cache = EmbeddingCache(cache_path or settings.embedding_cache_path)
+        if settings.chroma_url:  # vectors computed by the ingesting instance reach every app instance
+            from assistant.shared_cache import LayeredCache, ServerEmbeddingCache
+            from assistant.store import connect_chroma
+
+            cache = LayeredCache(cache, ServerEmbeddingCache(connect_chroma(settings), where=settings.chroma_url))
+        embedder = Embedder(settings.embedding_model, cache=cache)
+    return Library(settings, open_registry(settings), ChunkStore(settings, embedder), embedder)
 
 
 @contextmanager

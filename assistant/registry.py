@@ -64,19 +64,10 @@ class Registry:
         return found[0] if found else None
 
     def in_force(self, on: dt.date | None = None) -> dict[str, DocumentVersion]:
-        """Per document, the active version with the latest valid_from on or before `on` (default today)."""
-        day = (on or dt.date.today()).isoformat()
-        chosen: dict[str, DocumentVersion] = {}
-        for v in self.versions():
-            if v.state == "active" and v.valid_from <= day:
-                if v.doc_id not in chosen or (v.valid_from, v.version) > (chosen[v.doc_id].valid_from, chosen[v.doc_id].version):
-                    chosen[v.doc_id] = v
-        return chosen
+        return choose_in_force(self.versions(), on)
 
     def previous_version(self, v: DocumentVersion) -> DocumentVersion | None:
-        """The non-staged version of the same document that came before `v`."""
-        older = [o for o in self.versions(v.doc_id) if o.state != "staged" and (o.valid_from, o.version) < (v.valid_from, v.version)]
-        return older[-1] if older else None
+        return choose_previous(self.versions(v.doc_id), v)
 
     def chunk_ids(self, doc_id: str, version: str) -> list[str]:
         rows = self._db.execute("SELECT chunk_id FROM version_chunks WHERE doc_id = ? AND version = ?", (doc_id, version))
@@ -123,12 +114,49 @@ class Registry:
             self._db.execute("COMMIT")
         return self.version(doc_id, version)
 
+    def reset(self) -> None:
+        """Forget every version (for a rebuild); the generation keeps counting up, so readers reload."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("DELETE FROM version_chunks")
+            self._db.execute("DELETE FROM versions")
+            self._bump()
+            self._db.execute("COMMIT")
+
     def _bump(self) -> None:
         self._db.execute("INSERT INTO meta VALUES ('generation', '1') "
                          "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def close(self) -> None:
         self._db.close()
+
+
+def open_registry(settings):
+    """The registry beside the chunks: on the Chroma server when one is configured, else SQLite in the data dir."""
+    if settings.chroma_url:
+        from assistant.registry_server import ServerRegistry
+        from assistant.store import connect_chroma
+
+        return ServerRegistry(connect_chroma(settings), where=settings.chroma_url)
+    return Registry(settings.registry_path)
+
+
+def choose_in_force(versions: list[DocumentVersion], on: dt.date | None = None) -> dict[str, DocumentVersion]:
+    """Per document, the active version with the latest valid_from on or before `on` (default today)."""
+    day = (on or dt.date.today()).isoformat()
+    chosen: dict[str, DocumentVersion] = {}
+    for v in versions:
+        if v.state == "active" and v.valid_from <= day:
+            if v.doc_id not in chosen or (v.valid_from, v.version) > (chosen[v.doc_id].valid_from, chosen[v.doc_id].version):
+                chosen[v.doc_id] = v
+    return chosen
+
+
+def choose_previous(versions: list[DocumentVersion], v: DocumentVersion) -> DocumentVersion | None:
+    """The non-staged version of the same document that came before `v` (`versions` sorted by date)."""
+    older = [o for o in versions if o.doc_id == v.doc_id and o.state != "staged"
+             and (o.valid_from, o.version) < (v.valid_from, v.version)]
+    return older[-1] if older else None
 
 
 def _to_version(row) -> DocumentVersion:

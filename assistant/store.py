@@ -66,25 +66,15 @@ class ChunkStore:
         self._connect()
 
     def _connect(self) -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
         settings = self.settings
         embedder = self.embedder
-        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         try:
-            if settings.chroma_url:
-                from urllib.parse import urlparse
-
-                url = urlparse(settings.chroma_url)
-                self.client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                                  ssl=url.scheme == "https", settings=chroma_settings)
-            else:
-                settings.chroma_dir.mkdir(parents=True, exist_ok=True)
-                self.client = chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+            self.client = connect_chroma(settings)
             self.collection = self.client.get_or_create_collection(
                 COLLECTION, metadata=self._build_info() | {"hnsw:space": "cosine"},
                 embedding_function=_embedding_function(embedder))
+        except StorageError:
+            raise
         except Exception as exc:  # chromadb raises many types; all mean the store is unusable
             where = settings.chroma_url or settings.chroma_dir
             raise StorageError(f"{where}: the Chroma index cannot be opened ({type(exc).__name__}: {exc}). "
@@ -150,6 +140,28 @@ class ChunkStore:
         self.collection = self.client.get_or_create_collection(
             COLLECTION, metadata=self._build_info() | {"hnsw:space": "cosine"},
             embedding_function=_embedding_function(self.embedder))
+
+
+def connect_chroma(settings: Settings):
+    """The Chroma client: HttpClient for a server (ASSISTANT_CHROMA_URL), else the embedded store in the data dir.
+    An unreachable server or unreadable folder surfaces when the first collection is opened."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            from urllib.parse import urlparse
+
+            url = urlparse(settings.chroma_url)
+            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                       ssl=url.scheme == "https", settings=chroma_settings)
+        settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises many types; all mean the store is unusable
+        where = settings.chroma_url or settings.chroma_dir
+        raise StorageError(f"{where}: Chroma cannot be reached ({type(exc).__name__}: {exc}). "
+                           "Check the data directory or the server address.") from None
 
 
 def _metadata(c: Chunk, title: str) -> dict:

@@ -171,8 +171,6 @@ def rebuild(lib: Library, *, progress_factory=None) -> tuple[Library, IngestRepo
     """Drop the index and build it again: the manifest documents from corpus/, every other registered
     version (MASTD's uploads) from its stored copy in data/uploads, each in its previous state.
     Refused, with nothing changed, when a stored copy is missing."""
-    from assistant.library import open_library
-
     settings = lib.settings
     manifest = {(d.doc_id, d.version) for d in read_manifest(settings.corpus_dir / "manifest.toml")}
     others = [v for v in lib.registry.versions() if (v.doc_id, v.version) not in manifest]
@@ -181,11 +179,8 @@ def rebuild(lib: Library, *, progress_factory=None) -> tuple[Library, IngestRepo
     if missing:
         raise InputError("Rebuild refused: the stored source of these versions is missing: " + "; ".join(missing)
                          + ". Restore the files (or a backup) first; nothing was changed.")
+    lib.registry.reset()  # first: readers then see no documents rather than versions whose chunks are gone
     lib.store.reset()
-    lib.registry.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{settings.registry_path}{suffix}").unlink(missing_ok=True)
-    lib = open_library(settings, embedder=lib.embedder)
     report = ingest_manifest(lib, progress_factory=progress_factory)
     for v in sorted(others, key=lambda v: (v.doc_id, v.valid_from, v.version)):
         try:

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from assistant.errors import InputError
 from assistant.library import Library, writer_lock
 from assistant.records import DocumentVersion
-from assistant.registry import Registry
+from assistant.registry import open_registry
 from assistant.settings import Settings
 from ingest.chunks import chunk_sections
 from ingest.load import MAX_FILE_BYTES
@@ -150,7 +150,7 @@ def admin_set_state(admin: Admin, settings: Settings, doc_id: str, version: str,
     """Activate, retire or stage a registered version."""
     session = admin.require()
     with writer_lock(settings):
-        registry = Registry(settings.registry_path)
+        registry = open_registry(settings)
         try:
             before = registry.version(doc_id, version)
             changed = registry.set_state(doc_id, version, state)

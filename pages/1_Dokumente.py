@@ -17,7 +17,7 @@ from assistant.auth import login_form, logout_button, session_guard
 from assistant.errors import AssistantError, WriterLockedError
 from assistant.library import open_library
 from assistant.records import DocumentVersion
-from assistant.registry import Registry
+from assistant.registry import open_registry
 from assistant.settings import Settings
 from ingest.upload import admin_ingest, admin_set_state, admin_upload, audit, read_audit
 
@@ -81,7 +81,7 @@ for kind, text in st.session_state.pop("admin_flash", []):
     getattr(st, kind)(text)
 
 # --- documents and versions -------------------------------------------------------------------------
-registry = Registry(settings.registry_path)
+registry = open_registry(settings)
 try:
     versions = registry.versions()
     in_force = registry.in_force()

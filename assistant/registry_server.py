@@ -1,0 +1,193 @@
+"""The version registry kept on the Chroma server, for deployments with several app instances.
+
+Same interface and guarantees as the SQLite registry, built on what a Chroma server offers:
+- The whole registry (versions, states, meta) is one JSON state record per generation,
+  `state/<n>`. A version's chunk-id list is an immutable record of its own, written first; the state
+  record that names it is the commit point, so a crash never shows a half-registered version.
+- Writers compare-and-set: Chroma keeps the first record added under an id and ignores later adds, so
+  a writer adds `state/<n+1>` and reads it back; if another writer's record is there, it re-reads and
+  applies its change again on top. No update is lost, whichever instance writes.
+- `head` is a hint to the newest generation (updated after each commit); readers roll forward from it,
+  so a writer that died between commit and hint costs nothing.
+Earlier state records stay as an audit trail of every change.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import time
+import uuid
+from dataclasses import asdict, replace
+
+from assistant.errors import InputError, StorageError
+from assistant.records import DocumentVersion
+from assistant.registry import STATES, choose_in_force, choose_previous
+
+COLLECTION = "registry"
+_PROBE = 8  # state records looked for past the hint in one request
+_DUMMY = [0.0]  # records need a vector; the registry is only read by id
+
+
+class ServerRegistry:
+    def __init__(self, client, *, where: str = "Chroma server"):
+        self.where = where
+        try:
+            self._col = client.get_or_create_collection(COLLECTION, embedding_function=None)
+        except Exception as exc:  # chromadb raises many types; all mean the registry is unusable
+            raise StorageError(f"{where}: the version registry cannot be opened ({type(exc).__name__}: {exc}). "
+                               "Check that the Chroma server (ASSISTANT_CHROMA_URL) is running.") from None
+        self._states: dict[int, dict] = {}
+        self._chunk_lists: dict[str, list[str]] = {}
+
+    # --- reading ---------------------------------------------------------------------------
+    def _latest(self) -> dict:
+        head = self._get(["head"], include=["metadatas"])
+        generation = int(head["metadatas"][0]["generation"]) if head["ids"] else 0
+        while True:  # roll forward past the hint
+            ids = [f"state/{generation + i}" for i in range(1, _PROBE + 1)]
+            found = dict(zip(self._get(ids, include=[])["ids"], [None] * _PROBE))
+            newer = 0
+            while f"state/{generation + newer + 1}" in found:
+                newer += 1
+            generation += newer
+            if newer < _PROBE:
+                break
+        return self._state(generation)
+
+    def _state(self, generation: int) -> dict:
+        if generation == 0:
+            return {"generation": 0, "meta": {}, "versions": []}
+        if generation not in self._states:
+            got = self._get([f"state/{generation}"], include=["documents"])
+            if not got["ids"]:
+                raise StorageError(f"{self.where}: registry state {generation} is missing. Restore the Chroma "
+                                   "server's data from a backup.")
+            self._states = {generation: json.loads(got["documents"][0])}  # keep the newest only
+        return self._states[generation]
+
+    def generation(self) -> int:
+        return self._latest()["generation"]
+
+    def get_meta(self, key: str) -> str | None:
+        return self._latest()["meta"].get(key)
+
+    def versions(self, doc_id: str | None = None) -> list[DocumentVersion]:
+        rows = [r for r in self._latest()["versions"] if doc_id in (None, r["doc_id"])]
+        rows.sort(key=lambda r: (r["doc_id"], r["valid_from"], r["version"]))
+        return [_to_version(r) for r in rows]
+
+    def version(self, doc_id: str, version: str) -> DocumentVersion | None:
+        found = [v for v in self.versions(doc_id) if v.version == version]
+        return found[0] if found else None
+
+    def version_with_sha(self, doc_id: str, sha256: str) -> DocumentVersion | None:
+        found = [v for v in self.versions(doc_id) if v.sha256 == sha256]
+        return found[0] if found else None
+
+    def in_force(self, on: dt.date | None = None) -> dict[str, DocumentVersion]:
+        return choose_in_force(self.versions(), on)
+
+    def previous_version(self, v: DocumentVersion) -> DocumentVersion | None:
+        return choose_previous(self.versions(v.doc_id), v)
+
+    def chunk_ids(self, doc_id: str, version: str) -> list[str]:
+        row = next((r for r in self._latest()["versions"] if (r["doc_id"], r["version"]) == (doc_id, version)), None)
+        return list(self._chunk_list(row["chunks"])) if row else []
+
+    def all_chunk_ids(self) -> set[str]:
+        return {c for r in self._latest()["versions"] for c in self._chunk_list(r["chunks"])}
+
+    def _chunk_list(self, record_id: str) -> list[str]:
+        if record_id not in self._chunk_lists:
+            got = self._get([record_id], include=["documents"])
+            if not got["ids"]:
+                raise StorageError(f"{self.where}: chunk list {record_id} of the registry is missing. Restore the "
+                                   "Chroma server's data from a backup.")
+            self._chunk_lists[record_id] = json.loads(got["documents"][0])  # immutable: cached for good
+        return self._chunk_lists[record_id]
+
+    # --- writing ---------------------------------------------------------------------------
+    def set_meta(self, key: str, value: str) -> None:
+        def change(state):
+            state["meta"][key] = value
+        self._commit(change)
+
+    def add_version(self, doc: DocumentVersion, chunk_ids: list[str], *, state: str) -> None:
+        """Register a version with all its chunks: the chunk list first, then the state naming it."""
+        if state not in STATES:
+            raise ValueError(state)
+        list_id = f"chunks/{uuid.uuid4().hex}"
+        self._add(list_id, json.dumps(list(chunk_ids)), {"kind": "chunks", "doc_id": doc.doc_id, "version": doc.version})
+        row = asdict(replace(doc, state=state)) | {"chunks": list_id,
+                                                    "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+        def change(s):
+            s["versions"] = [r for r in s["versions"] if (r["doc_id"], r["version"]) != (doc.doc_id, doc.version)] + [row]
+        self._commit(change)
+
+    def set_state(self, doc_id: str, version: str, state: str) -> DocumentVersion:
+        if state not in STATES:
+            raise ValueError(state)
+
+        def change(s):
+            rows = [r for r in s["versions"] if (r["doc_id"], r["version"]) == (doc_id, version)]
+            if not rows:
+                known = ", ".join(r["version"] for r in s["versions"] if r["doc_id"] == doc_id) or "none"
+                raise InputError(f"{doc_id} {version}: no such version (known versions: {known}).")
+            rows[0]["state"] = state
+        self._commit(change)
+        return self.version(doc_id, version)
+
+    def reset(self) -> None:
+        """Forget every version (for a rebuild); the generation keeps counting up."""
+        def change(s):
+            s["versions"] = []
+        self._commit(change)
+
+    def close(self) -> None:
+        pass
+
+    def _commit(self, change, *, attempts: int = 50) -> None:
+        writer = uuid.uuid4().hex
+        for attempt in range(attempts):
+            state = copy.deepcopy(self._latest())
+            change(state)
+            state["generation"] += 1
+            state["writer"] = writer
+            state["time"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            record_id = f"state/{state['generation']}"
+            self._add(record_id, json.dumps(state, ensure_ascii=False), {"kind": "state", "generation": state["generation"]})
+            stored = self._get([record_id], include=["documents"])
+            if stored["ids"] and json.loads(stored["documents"][0]).get("writer") == writer:
+                self._upsert_head(state["generation"])
+                return
+            time.sleep(0.01 * (attempt + 1))  # another instance committed first: apply the change on top of its
+        raise StorageError(f"{self.where}: the version registry is being changed by other instances; "
+                           "the change was not saved. Try again.")
+
+    # --- Chroma calls ------------------------------------------------------------------------
+    def _get(self, ids: list[str], include: list[str]) -> dict:
+        try:
+            return self._col.get(ids=ids, include=include)
+        except Exception as exc:
+            raise StorageError(f"{self.where}: the version registry cannot be read ({type(exc).__name__}: {exc}). "
+                               "Check that the Chroma server is running.") from None
+
+    def _add(self, record_id: str, document: str, meta: dict) -> None:
+        try:
+            self._col.add(ids=[record_id], documents=[document], embeddings=[_DUMMY], metadatas=[meta])
+        except Exception as exc:
+            raise StorageError(f"{self.where}: the version registry cannot be written ({type(exc).__name__}: {exc}). "
+                               "Nothing was changed; check the Chroma server and try again.") from None
+
+    def _upsert_head(self, generation: int) -> None:
+        try:
+            self._col.upsert(ids=["head"], documents=[""], embeddings=[_DUMMY], metadatas=[{"generation": generation}])
+        except Exception:
+            pass  # only a hint: readers roll forward from an older head
+
+
+def _to_version(row: dict) -> DocumentVersion:
+    fields = DocumentVersion.__dataclass_fields__
+    return DocumentVersion(**{k: v for k, v in row.items() if k in fields})
