@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_
 
 @contextmanager
 def writer_lock(settings: Settings):
-    """One writing process per embedded index; a second writer is refused at once, not queued."""
+    """One writing process per index; a second writer is refused at once, not queued. With a Chroma
+    server the lock is a lease on the server, so it holds across hosts."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     fh = open(settings.lock_path, "a+")
     try:
@@ -55,7 +57,15 @@ def writer_lock(settings: Settings):
         fh.truncate()
         fh.write(f"process {os.getpid()}")
         fh.flush()
-        yield
+        if settings.chroma_url:  # writers on other hosts share the server, not this folder
+            from assistant.registry_server import ServerRegistry
+            from assistant.store import connect_chroma
+
+            with ServerRegistry(connect_chroma(settings), where=settings.chroma_url).lease(
+                    f"process {os.getpid()} on {socket.gethostname()}"):
+                yield
+        else:
+            yield
     finally:
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()

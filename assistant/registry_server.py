@@ -7,9 +7,12 @@ Same interface and guarantees as the SQLite registry, built on what a Chroma ser
 - Writers compare-and-set: Chroma keeps the first record added under an id and ignores later adds, so
   a writer adds `state/<n+1>` and reads it back; if another writer's record is there, it re-reads and
   applies its change again on top. No update is lost, whichever instance writes.
-- `head` is a hint to the newest generation (updated after each commit); readers roll forward from it,
+- `state-head` is a hint to the newest generation (updated after each commit); readers roll forward from it,
   so a writer that died between commit and hint costs nothing.
 Earlier state records stay as an audit trail of every change.
+
+Writers on different hosts also take a lease (`lease/<n>` records, the same compare-and-set) so that
+one ingestion at a time changes the chunks; a lease lapses after `LEASE_SECONDS` if its holder died.
 """
 from __future__ import annotations
 
@@ -18,13 +21,15 @@ import datetime as dt
 import json
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 
-from assistant.errors import InputError, StorageError
+from assistant.errors import InputError, StorageError, WriterLockedError
 from assistant.records import DocumentVersion
 from assistant.registry import STATES, choose_in_force, choose_previous
 
 COLLECTION = "registry"
+LEASE_SECONDS = 3600
 _PROBE = 8  # state records looked for past the hint in one request
 _DUMMY = [0.0]  # records need a vector; the registry is only read by id
 
@@ -42,18 +47,20 @@ class ServerRegistry:
 
     # --- reading ---------------------------------------------------------------------------
     def _latest(self) -> dict:
-        head = self._get(["head"], include=["metadatas"])
-        generation = int(head["metadatas"][0]["generation"]) if head["ids"] else 0
-        while True:  # roll forward past the hint
-            ids = [f"state/{generation + i}" for i in range(1, _PROBE + 1)]
-            found = dict(zip(self._get(ids, include=[])["ids"], [None] * _PROBE))
+        return self._state(self._newest("state"))
+
+    def _newest(self, prefix: str) -> int:
+        """The highest committed number of `prefix` records: from the hint, rolled forward."""
+        head = self._get([f"{prefix}-head"], include=["metadatas"])
+        number = int(head["metadatas"][0]["generation"]) if head["ids"] else 0
+        while True:
+            found = set(self._get([f"{prefix}/{number + i}" for i in range(1, _PROBE + 1)], include=[])["ids"])
             newer = 0
-            while f"state/{generation + newer + 1}" in found:
+            while f"{prefix}/{number + newer + 1}" in found:
                 newer += 1
-            generation += newer
+            number += newer
             if newer < _PROBE:
-                break
-        return self._state(generation)
+                return number
 
     def _state(self, generation: int) -> dict:
         if generation == 0:
@@ -149,22 +156,54 @@ class ServerRegistry:
         pass
 
     def _commit(self, change, *, attempts: int = 50) -> None:
-        writer = uuid.uuid4().hex
         for attempt in range(attempts):
             state = copy.deepcopy(self._latest())
             change(state)
-            state["generation"] += 1
-            state["writer"] = writer
-            state["time"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-            record_id = f"state/{state['generation']}"
-            self._add(record_id, json.dumps(state, ensure_ascii=False), {"kind": "state", "generation": state["generation"]})
-            stored = self._get([record_id], include=["documents"])
-            if stored["ids"] and json.loads(stored["documents"][0]).get("writer") == writer:
-                self._upsert_head(state["generation"])
+            if self._claim("state", state["generation"] + 1, state):
                 return
             time.sleep(0.01 * (attempt + 1))  # another instance committed first: apply the change on top of its
         raise StorageError(f"{self.where}: the version registry is being changed by other instances; "
                            "the change was not saved. Try again.")
+
+    def _claim(self, prefix: str, number: int, record: dict) -> bool:
+        """Add `prefix/number` and read it back: True when this call's record is the one stored."""
+        token = uuid.uuid4().hex
+        record = record | {"generation": number, "writer": token,
+                           "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        record_id = f"{prefix}/{number}"
+        self._add(record_id, json.dumps(record, ensure_ascii=False), {"kind": prefix, "generation": number})
+        stored = self._get([record_id], include=["documents"])
+        if stored["ids"] and json.loads(stored["documents"][0]).get("writer") == token:
+            self._upsert_head(prefix, number)
+            return True
+        return False
+
+    # --- the writers' lease --------------------------------------------------------------------
+    @contextmanager
+    def lease(self, holder: str, *, seconds: int = LEASE_SECONDS):
+        """One writer at a time across all instances; refused at once (not queued) while another holds it."""
+        now = dt.datetime.now(dt.timezone.utc)
+        number = self._newest("lease")
+        current = self._lease(number)
+        if current and not current.get("released") and dt.datetime.fromisoformat(current["until"]) > now:
+            raise WriterLockedError(f"{self.where}: the index is being changed by {current['holder']} "
+                                    f"(since {current['time']} UTC; the lock lapses at {current['until'][:19]} UTC "
+                                    "if that process has died). Wait until it has finished and try again.")
+        until = (now + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
+        if not self._claim("lease", number + 1, {"holder": holder, "until": until}):
+            raise WriterLockedError(f"{self.where}: another instance started changing the index at this moment. "
+                                    "Wait until it has finished and try again.")
+        try:
+            yield
+        finally:
+            if self._newest("lease") == number + 1:  # still ours: hand it back
+                self._claim("lease", number + 2, {"holder": holder, "until": until, "released": True})
+
+    def _lease(self, number: int) -> dict | None:
+        if number == 0:
+            return None
+        got = self._get([f"lease/{number}"], include=["documents"])
+        return json.loads(got["documents"][0]) if got["ids"] else None
 
     # --- Chroma calls ------------------------------------------------------------------------
     def _get(self, ids: list[str], include: list[str]) -> dict:
@@ -181,9 +220,10 @@ class ServerRegistry:
             raise StorageError(f"{self.where}: the version registry cannot be written ({type(exc).__name__}: {exc}). "
                                "Nothing was changed; check the Chroma server and try again.") from None
 
-    def _upsert_head(self, generation: int) -> None:
+    def _upsert_head(self, prefix: str, number: int) -> None:
         try:
-            self._col.upsert(ids=["head"], documents=[""], embeddings=[_DUMMY], metadatas=[{"generation": generation}])
+            self._col.upsert(ids=[f"{prefix}-head"], documents=[""], embeddings=[_DUMMY],
+                             metadatas=[{"generation": number}])
         except Exception:
             pass  # only a hint: readers roll forward from an older head
 

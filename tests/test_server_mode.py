@@ -17,11 +17,13 @@ from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
 from assistant.answer import Answerer
-from assistant.errors import InputError, StorageError
-from assistant.library import open_library
+from assistant.errors import InputError, StorageError, WriterLockedError
+from assistant.library import open_library, writer_lock
 from assistant.records import DocumentVersion
 from assistant.registry import open_registry
+from assistant.registry_server import ServerRegistry
 from assistant.retrieve import Retriever
+from assistant.store import connect_chroma
 from conftest import CACHE, GUIDELINE_V1, GUIDELINE_V2, MODEL_DIR, ROOT, make_settings
 from eval.runner import answer_all, load_questions
 from ingest.pipeline import ingest_version
@@ -117,6 +119,22 @@ def test_registry_on_the_server_loses_no_update_of_two_concurrent_instances(tmp_
         second.set_state("a", "v9", "active")
     assert third.generation() == 17, "a refused change must not count as a change"
     assert not (tmp_path / "data" / "registry.sqlite").exists(), "server mode keeps no local registry"
+
+
+def test_writers_on_different_hosts_exclude_each_other_through_a_lease_on_the_server(tmp_path, chroma_url):
+    host_a, host_b = (server_settings(tmp_path / name, chroma_url) for name in ("host-a", "host-b"))
+    with writer_lock(host_a):  # different data dirs: only the server can tell them apart
+        with pytest.raises(WriterLockedError, match=r"being changed by process \d+ on .*lapses at"):
+            with writer_lock(host_b):
+                pass
+    with writer_lock(host_b):  # handed back: the next writer gets it
+        pass
+    registry = ServerRegistry(connect_chroma(host_a), where=chroma_url)
+    with registry.lease("a process that dies", seconds=0):
+        time.sleep(1.1)
+        with writer_lock(host_b):  # a lapsed lease does not block for ever
+            pass
+    assert registry.generation() == 0, "taking the lease is not a change of the registry"
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):
