@@ -6,12 +6,14 @@ Widgets and session state only; texts and HTML come from `assistant.ui_text`, st
 from __future__ import annotations
 
 import itertools
+import time
 
 import streamlit as st
 from pydantic import ValidationError
 
 from assistant import ui_text as ui
 from assistant.answer import Answerer, Turn
+from assistant.answer_log import AnswerLog
 from assistant.errors import AssistantError
 from assistant.feedback import FeedbackStore, feedback_path
 from assistant.privacy import describe, find_personal_data
@@ -28,13 +30,15 @@ st.set_page_config(page_title="Leitlinien-Assistent", page_icon="§", layout="ce
 @st.cache_resource(show_spinner="Der Assistent wird vorbereitet: Dokumente und Suchmodell werden geladen …")
 def load_answerer(fingerprint: str, _settings: Settings) -> Answerer:
     """Library, retriever (snapshot warmed) and answerer, once per process and settings; answering one
-    warm-up question loads the model, so the first real question is fast. Old feedback is purged here."""
+    warm-up question loads the model, so the first real question is fast (it is not logged). Old feedback
+    and answer log entries are purged here."""
     from assistant.library import open_library
 
     answerer = Answerer(Retriever(open_library(_settings)))
     answerer.retriever.snapshot()
     answerer.answer(WARM_UP)
     FeedbackStore(feedback_path(_settings.data_dir)).purge(_settings.retention_days)
+    AnswerLog.from_settings(_settings, source="app").purge(_settings.retention_days)
     return answerer
 
 
@@ -166,11 +170,14 @@ def answer_now(question: str, mode: str, kinds: list[str], filters: dict) -> Non
     turn = {"question": question, "mode": mode, "kinds": kinds, "feedback_id": None, "commented": False}
     show_question(turn)
     with st.chat_message("assistant"):
+        started = time.perf_counter()
         try:
             turn["answer"] = compute(question, mode, filters)
         except AssistantError as exc:
             st.error(f"Die Frage konnte nicht beantwortet werden: {exc}")
             return
+        AnswerLog.from_settings(settings, source="app").record(question, turn["answer"], requested_mode=mode,
+                                                               latency_ms=1000 * (time.perf_counter() - started))
         state.turns.append(turn)
         show_answer(turn["answer"])
         show_feedback(len(state.turns) - 1, turn)

@@ -32,5 +32,6 @@ def test_purge_command_reports_what_it_deleted(tmp_path):
     done = subprocess.run([sys.executable, "-m", "assistant", "purge"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "0 Feedback-Einträge und 1 Verwaltungs-Protokolleinträge älter als 180 Tage gelöscht." in done.stdout
+    assert ("0 Feedback-Einträge, 1 Verwaltungs-Protokolleinträge und 0 Antwortprotokoll-Einträge älter als "
+            "180 Tage gelöscht.") in done.stdout
     assert (data / "admin-audit.jsonl").read_text() == ""
