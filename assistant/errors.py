@@ -23,3 +23,10 @@ class WriterLockedError(AssistantError):
 
 class StorageError(AssistantError):
     """The data directory cannot be read or written."""
+
+
+def write_failed(where, exc: BaseException) -> StorageError:
+    """The message for a write that failed at the storage boundary (disk full, read-only, I/O error)."""
+    return StorageError(f"{where}: writing failed ({type(exc).__name__}: {exc}); the disk may be full or the "
+                        "folder not writable. Nothing was registered, so answers still come from the versions "
+                        "stored before. Free space or fix the permissions, then run the same command again.")

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import WriterLockedError
+from assistant.errors import StorageError, WriterLockedError
 from assistant.models import Embedder, EmbeddingCache
 from assistant.registry import Registry, open_registry
 from assistant.settings import Settings
@@ -26,7 +26,7 @@ class Library:
 def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_path: Path | None = None) -> Library:
     """Open (or create) the data directory. `embedder` lets several libraries share one loaded model."""
     settings.apply_environment()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _data_dir(settings)
     if embedder is None:
         cache = EmbeddingCache(cache_path or settings.embedding_cache_path)
         if settings.chroma_url:  # vectors computed by the ingesting instance reach every app instance
@@ -38,11 +38,20 @@ def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_
     return Library(settings, open_registry(settings), ChunkStore(settings, embedder), embedder)
 
 
+def _data_dir(settings: Settings) -> None:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "it is a file, not a folder" if settings.data_dir.is_file() else exc.strerror
+        raise StorageError(f"{settings.data_dir}: the data directory cannot be used ({reason}). Set "
+                           "ASSISTANT_DATA_DIR to a folder this process can write to.") from None
+
+
 @contextmanager
 def writer_lock(settings: Settings):
     """One writing process per index; a second writer is refused at once, not queued. With a Chroma
     server the lock is a lease on the server, so it holds across hosts."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _data_dir(settings)
     fh = open(settings.lock_path, "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import StorageError
+from assistant.errors import StorageError, write_failed
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,13 @@ class EmbeddingCache:
 
     def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
         with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?, ?)",
-                                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()])
-            self._db.commit()
+            try:
+                self._db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?, ?)",
+                                     [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()])
+                self._db.commit()
+            except sqlite3.Error as exc:
+                self._db.rollback()
+                raise write_failed(self.path, exc) from None
 
 
 class Embedder:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 
-from assistant.errors import InputError, StorageError
+from assistant.errors import InputError, StorageError, write_failed
 from assistant.records import DocumentVersion
 
 _SCHEMA = """
@@ -77,8 +78,25 @@ class Registry:
         return {r[0] for r in self._db.execute("SELECT DISTINCT chunk_id FROM version_chunks")}
 
     # --- writing ---------------------------------------------------------------------------
-    def set_meta(self, key: str, value: str) -> None:
+    @contextmanager
+    def _transaction(self):
+        """All or nothing; a failed write (disk full, read-only, I/O error) leaves the registry as it was."""
         with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # nothing was begun, or SQLite already rolled back
+                if isinstance(exc, sqlite3.Error):
+                    raise write_failed(self.path, exc) from None
+                raise
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction():
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def add_version(self, doc: DocumentVersion, chunk_ids: list[str], *, state: str) -> None:
@@ -87,19 +105,13 @@ class Registry:
             raise ValueError(state)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         values = [getattr(replace(doc, state=state), c) for c in _COLUMNS]
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("DELETE FROM version_chunks WHERE doc_id = ? AND version = ?", (doc.doc_id, doc.version))
-                self._db.execute(f"INSERT OR REPLACE INTO versions ({', '.join(_COLUMNS)}, created_at) "
-                                 f"VALUES ({', '.join('?' * len(_COLUMNS))}, ?)", [*values, now])
-                self._db.executemany("INSERT OR IGNORE INTO version_chunks VALUES (?, ?, ?)",
-                                     [(doc.doc_id, doc.version, c) for c in chunk_ids])
-                self._bump()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._db.execute("DELETE FROM version_chunks WHERE doc_id = ? AND version = ?", (doc.doc_id, doc.version))
+            self._db.execute(f"INSERT OR REPLACE INTO versions ({', '.join(_COLUMNS)}, created_at) "
+                             f"VALUES ({', '.join('?' * len(_COLUMNS))}, ?)", [*values, now])
+            self._db.executemany("INSERT OR IGNORE INTO version_chunks VALUES (?, ?, ?)",
+                                 [(doc.doc_id, doc.version, c) for c in chunk_ids])
+            self._bump()
 
     def set_state(self, doc_id: str, version: str, state: str) -> DocumentVersion:
         if state not in STATES:
@@ -107,21 +119,17 @@ class Registry:
         if not self.version(doc_id, version):
             known = ", ".join(v.version for v in self.versions(doc_id)) or "none"
             raise InputError(f"{doc_id} {version}: no such version (known versions: {known}).")
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             self._db.execute("UPDATE versions SET state = ? WHERE doc_id = ? AND version = ?", (state, doc_id, version))
             self._bump()
-            self._db.execute("COMMIT")
         return self.version(doc_id, version)
 
     def reset(self) -> None:
         """Forget every version (for a rebuild); the generation keeps counting up, so readers reload."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             self._db.execute("DELETE FROM version_chunks")
             self._db.execute("DELETE FROM versions")
             self._bump()
-            self._db.execute("COMMIT")
 
     def _bump(self) -> None:
         self._db.execute("INSERT INTO meta VALUES ('generation', '1') "

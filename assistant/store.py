@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from assistant.errors import IndexMismatchError, StorageError
+from assistant.errors import IndexMismatchError, StorageError, write_failed
 from assistant.models import Embedder
 from assistant.records import Chunk
 from assistant.settings import Settings
@@ -104,13 +104,18 @@ class ChunkStore:
         return found
 
     def add(self, chunks: list[Chunk], embeddings: np.ndarray, titles: dict[str, str]) -> None:
+        """Chunks are invisible until the registry names them, so a failure part-way leaves only unused
+        records (removed by the next `ingest run`)."""
         for start in range(0, len(chunks), 200):
             part = chunks[start:start + 200]
-            self.collection.upsert(
-                ids=[c.chunk_id for c in part],
-                documents=[c.text for c in part],
-                embeddings=embeddings[start:start + 200],
-                metadatas=[_metadata(c, titles.get(c.doc_id, "")) for c in part])
+            try:
+                self.collection.upsert(
+                    ids=[c.chunk_id for c in part],
+                    documents=[c.text for c in part],
+                    embeddings=embeddings[start:start + 200],
+                    metadatas=[_metadata(c, titles.get(c.doc_id, "")) for c in part])
+            except Exception as exc:  # chromadb raises many types (InternalError for I/O)
+                raise write_failed(self.settings.chroma_url or self.settings.chroma_dir, exc) from None
 
     def load(self, ids: list[str] | None = None) -> tuple[list[Chunk], np.ndarray]:
         """Chunks and their embeddings (all, or the given ids), in a stable order."""
@@ -132,7 +137,10 @@ class ChunkStore:
 
     def delete(self, ids: list[str]) -> None:
         for start in range(0, len(ids), 500):
-            self.collection.delete(ids=ids[start:start + 500])
+            try:
+                self.collection.delete(ids=ids[start:start + 500])
+            except Exception as exc:
+                raise write_failed(self.settings.chroma_url or self.settings.chroma_dir, exc) from None
 
     def reset(self) -> None:
         """Drop the collection (for `ingest run --rebuild`); the registry is rebuilt from the files."""
@@ -159,9 +167,13 @@ def connect_chroma(settings: Settings):
         settings.chroma_dir.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
     except Exception as exc:  # chromadb raises many types; all mean the store is unusable
-        where = settings.chroma_url or settings.chroma_dir
-        raise StorageError(f"{where}: Chroma cannot be reached ({type(exc).__name__}: {exc}). "
-                           "Check the data directory or the server address.") from None
+        if settings.chroma_url:
+            raise StorageError(f"{settings.chroma_url}: the Chroma server cannot be reached ({type(exc).__name__}: "
+                               f"{exc}). Check that it runs and ASSISTANT_CHROMA_URL is right.") from None
+        raise StorageError(f"{settings.chroma_dir}: the index cannot be opened ({type(exc).__name__}: {exc}). "
+                           "If the disk is full or the folder not writable, free space or fix the permissions and "
+                           "try again; if its files are damaged, restore the folder from a backup, or move it aside "
+                           "and run `python -m ingest run --rebuild` (uploaded versions come back from data/uploads).") from None
 
 
 def _metadata(c: Chunk, title: str) -> dict:

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.errors import InputError
+from assistant.errors import InputError, write_failed
 from assistant.library import Library, writer_lock
 from assistant.records import DocumentVersion
 from assistant.registry import open_registry
@@ -62,13 +62,17 @@ def save_upload(data: bytes, filename: str, uploads_dir: Path) -> Path:
         raise InputError(f"{filename}: {len(data) / 1e6:.1f} MB überschreiten die Grenze von "
                          f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Teilen Sie das Dokument auf; "
                          "es wurde nichts gespeichert.")
-    uploads_dir.mkdir(parents=True, exist_ok=True)
     target = uploads_dir / name
-    if target.resolve().parent != uploads_dir.resolve():  # belt and braces: safe_name allows no separators
-        raise InputError(f"{filename}: unzulässiger Dateiname; es wurde nichts gespeichert.")
     partial = target.with_name(f".{name}.part")
-    partial.write_bytes(data)
-    os.replace(partial, target)  # atomic: a reader never sees half a file
+    try:
+        uploads_dir.mkdir(parents=True, exist_ok=True)
+        if target.resolve().parent != uploads_dir.resolve():  # belt and braces: safe_name allows no separators
+            raise InputError(f"{filename}: unzulässiger Dateiname; es wurde nichts gespeichert.")
+        partial.write_bytes(data)
+        os.replace(partial, target)  # atomic: a reader never sees half a file
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise write_failed(uploads_dir, exc) from None
     return target
 
 
