@@ -15,6 +15,7 @@ from assistant import ui_text as ui
 from assistant.answer import Answerer, Turn
 from assistant.answer_log import AnswerLog
 from assistant.errors import AssistantError
+from assistant.question_input import clean_question
 from assistant.feedback import FeedbackStore, feedback_path
 from assistant.privacy import describe, find_personal_data
 from assistant.records import Answer
@@ -268,8 +269,8 @@ if state.pending and (decision or question):
     elif decision == "extractive" and not question:
         job = (held["question"], EXTRACTIVE, held["kinds"])
 
-if question is not None and question.strip():
-    question = question.strip()
+if question is not None and clean_question(question):
+    question = clean_question(question)
     findings = describe(find_personal_data(question))
     if len(question) > settings.max_question_chars:
         st.error(ui.too_long(len(question), settings.max_question_chars), icon=":material/block:")

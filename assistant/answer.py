@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from assistant.lexical import tokens
+from assistant.question_input import check_question
 from assistant.records import Answer, Citation, Hit
 from assistant.refusal import RefusalModel, refusal_features
 from assistant.retrieve import Query, Retriever, dense_query_text
@@ -55,7 +56,7 @@ class Answerer:
 
     def answer(self, question: str, history: list[Turn] | tuple = (), **filters) -> Answer:
         started = time.perf_counter()
-        question = " ".join(question.split())
+        question = check_question(question, self.retriever.lib.settings.max_question_chars)
         changes = changes_answer(self.retriever, self.diffs, question) if not filters else None
         if changes is not None:
             return replace(changes, timings_ms={"retrieve": 0.0, "answer": round(1000 * (time.perf_counter() - started), 1)})

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     admin_password_hash: str = Field("", description="Admin pages are disabled when empty; see `python -m assistant hash-password`.")
     chunk_max_chars: int = Field(1400, description="Longest chunk in characters (e5 reads ~512 tokens, about 1,500 German characters).")
     max_question_chars: int = Field(4000, description="Longer questions are refused with a message.")
+    max_upload_mb: int = Field(50, description="Larger document files are refused (upload and `ingest add`).")
     retention_days: int = Field(180, description="Feedback and audit entries older than this are purged.")
 
     @property

@@ -94,7 +94,15 @@ def cmd_add(settings, args) -> int:
 
         if not args.file.is_file():
             raise InputError(f"{args.file}: file not found. Check the path; nothing was changed.")
-        stored = save_upload(args.file.read_bytes(), args.file.name, settings.data_dir / "uploads")
+        if args.file.stat().st_size > settings.max_upload_mb * 1024 * 1024:  # refused before it is read
+            raise InputError(f"{args.file}: {args.file.stat().st_size / 1e6:.1f} MB is larger than the limit of "
+                             f"{settings.max_upload_mb} MB (ASSISTANT_MAX_UPLOAD_MB). Split the document or raise "
+                             "the limit; nothing was changed.")
+        try:
+            stored = save_upload(args.file.read_bytes(), args.file.name, settings.data_dir / "uploads",
+                                 max_bytes=settings.max_upload_mb * 1024 * 1024)
+        except InputError as exc:  # name the file as given on the command line
+            raise InputError(str(exc).replace(f"{args.file.name}:", f"{args.file}:", 1)) from None
         doc = DocumentVersion(doc_id=args.doc_id, version=args.version, valid_from=valid_from, title=title,
                               short=args.short or (base.short if base else args.doc_id), kind=args.kind if not base else base.kind,
                               issuer=args.issuer or (base.issuer if base else ""), file=stored.name,

@@ -17,7 +17,7 @@ from assistant.records import Chunk, DocumentVersion, Line, Section
 from assistant.sentences import split_sentences
 from ingest.chunks import chunk_sections
 from ingest.clean import join_broken_lines, repair_text
-from ingest.load import load_lines
+from ingest.load import MAX_FILE_BYTES, load_lines
 from ingest.manifest import check_file, read_manifest, sha256_file
 from ingest.sections import split_sections
 
@@ -47,9 +47,9 @@ class IngestReport:
     encode_seconds: float = 0.0
 
 
-def read_document(path: Path, doc: DocumentVersion) -> list[Section]:
+def read_document(path: Path, doc: DocumentVersion, *, max_bytes: int = MAX_FILE_BYTES) -> list[Section]:
     """Sections of a document file; raises InputError naming the file when it cannot be used."""
-    lines = load_lines(path)
+    lines = load_lines(path, max_bytes=max_bytes)
     markdown = path.suffix.lower() in (".md", ".markdown")
     if not markdown:
         lines = [Line(repair_text(ln.text), ln.page) for ln in join_broken_lines(lines)]
@@ -71,7 +71,7 @@ def ingest_version(lib: Library, doc: DocumentVersion, path: Path, *, state: str
     if known:
         raise InputError(f"{path}: this file is already registered as version '{known.version}' of '{doc.doc_id}'. "
                          "Nothing was changed.")
-    sections = read_document(path, doc)
+    sections = read_document(path, doc, max_bytes=lib.settings.max_upload_mb * 1024 * 1024)
     chunks = chunk_sections(sections, max_chars=lib.settings.chunk_max_chars)
     result = VersionResult(doc.doc_id, doc.version, "added", chunks=len(chunks))
     previous = lib.registry.version(doc.doc_id, doc.version)
@@ -105,6 +105,7 @@ def store_chunks(lib: Library, chunks: list[Chunk], titles: dict[str, str], prog
     if new:
         vectors = lib.embedder.encode_passages([c.embedding_text(titles.get(c.doc_id, "")) for c in new], progress)
         lib.store.add(new, vectors, titles)
+        _test_hook("chunks-stored")
     sentences = [s for c in chunks for s in split_sentences(c.text)]
     lib.embedder.encode_passages(sentences)
     return len(new)

@@ -53,14 +53,14 @@ def safe_name(filename: str, data: bytes) -> str:
     return f"{hashlib.sha256(data).hexdigest()[:12]}-{ascii_stem}{suffix}"
 
 
-def save_upload(data: bytes, filename: str, uploads_dir: Path) -> Path:
+def save_upload(data: bytes, filename: str, uploads_dir: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Path:
     """Store uploaded bytes inside `uploads_dir` under a safe name; refuses empty, too large, wrong type."""
     name = safe_name(filename, data)
     if not data:
         raise InputError(f"{filename}: Die Datei ist leer (0 Bytes); es wurde nichts gespeichert.")
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > max_bytes:
         raise InputError(f"{filename}: {len(data) / 1e6:.1f} MB überschreiten die Grenze von "
-                         f"{MAX_FILE_BYTES // (1024 * 1024)} MB. Teilen Sie das Dokument auf; "
+                         f"{max_bytes / (1024 * 1024):g} MB (ASSISTANT_MAX_UPLOAD_MB). Teilen Sie das Dokument auf; "
                          "es wurde nichts gespeichert.")
     target = uploads_dir / name
     partial = target.with_name(f".{name}.part")
@@ -76,9 +76,10 @@ def save_upload(data: bytes, filename: str, uploads_dir: Path) -> Path:
     return target
 
 
-def preview(path: Path, doc: DocumentVersion, *, max_chars: int = 1400) -> list[dict[str, Any]]:
+def preview(path: Path, doc: DocumentVersion, *, max_chars: int = 1400,
+            max_bytes: int = MAX_FILE_BYTES) -> list[dict[str, Any]]:
     """Sections the splitter detects (key, label, page, first characters, chunks); the index is not touched."""
-    sections = read_document(path, doc)
+    sections = read_document(path, doc, max_bytes=max_bytes)
     pieces = Counter(c.section_key for c in chunk_sections(sections, max_chars=max_chars))
     return [{"section_key": s.key, "label": s.label, "page": s.page,
              "text": " ".join(s.text.split())[:PREVIEW_CHARS], "chunks": pieces[s.key]} for s in sections]
@@ -119,9 +120,9 @@ def admin_upload(admin: Admin, settings: Settings, data: bytes, filename: str,
                  doc: DocumentVersion) -> tuple[Path, list[dict[str, Any]]]:
     """Save an upload and preview it; a file that yields no sections is deleted again."""
     session = admin.require()
-    path = save_upload(data, filename, settings.data_dir / "uploads")
+    path = save_upload(data, filename, settings.data_dir / "uploads", max_bytes=settings.max_upload_mb * 1024 * 1024)
     try:
-        rows = preview(path, doc, max_chars=settings.chunk_max_chars)
+        rows = preview(path, doc, max_chars=settings.chunk_max_chars, max_bytes=settings.max_upload_mb * 1024 * 1024)
     except InputError:
         path.unlink(missing_ok=True)
         raise

@@ -121,8 +121,8 @@ for v in versions:  # the latest version of each document supplies defaults for 
 # (deleting widget state does not clear what the browser shows)
 gen = st.session_state.setdefault("upload_generation", 0)
 with st.form("upload", clear_on_submit=False):
-    upload = st.file_uploader("Datei (PDF, Markdown oder Text; höchstens 50 MB und 2.000 Seiten)",
-                              type=["pdf", "md", "txt"], max_upload_size=50, key=f"upload_file_{gen}")
+    upload = st.file_uploader(f"Datei (PDF, Markdown oder Text; höchstens {settings.max_upload_mb} MB und 2.000 Seiten)",
+                              type=["pdf", "md", "txt"], max_upload_size=settings.max_upload_mb, key=f"upload_file_{gen}")
     c1, c2 = st.columns(2)
     existing = c1.selectbox("Dokument", [NEW_DOC, *known], key=f"upload_doc_{gen}")
     new_id = c2.text_input("Neue Dokument-ID (nur für ein neues Dokument)", placeholder="z. B. leitlinie-llm-nutzung",

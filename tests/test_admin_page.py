@@ -27,7 +27,7 @@ PAGE = str(ROOT / "pages" / "1_Dokumente.py")
 PASSWORD = "test-passwort"
 
 
-pytestmark = pytest.mark.usefixtures("fresh_lockout")
+pytestmark = [pytest.mark.usefixtures("fresh_lockout"), pytest.mark.security]
 
 
 def use_data_dir(monkeypatch, data_dir, password_hash: str) -> None:

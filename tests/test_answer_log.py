@@ -23,6 +23,8 @@ from assistant.privacy import find_personal_data, redact
 from assistant.records import Answer, Citation
 from conftest import MODEL_DIR, ROOT
 
+pytestmark = pytest.mark.security
+
 PROTOCOLS = "Wie lange müssen Betreiber von Hochrisiko-KI-Systemen die Protokolle aufbewahren?"
 CANTEEN = "Was gibt es heute in der Kantine?"
 ART_26_6 = "Art. 26 Abs. 6 KI-VO"

@@ -9,6 +9,8 @@ import pytest
 from assistant.auth import AdminRequired, FailureCounter, LoginGuard, hash_password, verify_password
 from conftest import ROOT
 
+pytestmark = pytest.mark.security
+
 PASSWORD = "test-passwort"
 
 

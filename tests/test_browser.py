@@ -25,6 +25,8 @@ from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

@@ -5,6 +5,8 @@ import pytest
 
 from assistant.privacy import describe, find_personal_data, iban_is_valid, redact
 
+pytestmark = pytest.mark.security
+
 # (text, kinds that must be found); an empty set means: nothing may be found
 LABELLED = [
     ("Bitte antworten Sie an max.mustermann@rlp.de, ob das erlaubt ist.", {"email"}),

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from assistant.answer import Answerer
 from assistant.library import open_library
 from assistant.records import DocumentVersion
 from assistant.retrieve import Retriever
 from conftest import FIXTURES, make_settings
 from ingest.pipeline import ingest_version
+
+pytestmark = pytest.mark.reliability
 
 QUESTIONS = [
     "Wie lange müssen Betreiber von Hochrisiko-KI-Systemen die Protokolle aufbewahren?",

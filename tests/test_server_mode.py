@@ -30,6 +30,8 @@ from ingest.pipeline import ingest_version
 from test_browser import (ARTIFACTS, CHAT_INPUT, START_TIMEOUT_S, answer_text, ask, browser, free_port,  # noqa: F401
                           healthy, open_chat, source_labels)
 
+pytestmark = pytest.mark.server
+
 CHROMA = Path(sys.executable).with_name("chroma")
 TODAY = dt.date(2026, 11, 29)
 ZULASSUNG = "Innerhalb welcher Frist wird über die Zulassung eines neuen KI-Werkzeugs entschieden?"

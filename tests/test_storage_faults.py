@@ -22,6 +22,8 @@ from assistant.retrieve import Retriever
 from conftest import CACHE, GUIDELINE_V1, GUIDELINE_V2, MODEL_DIR, ROOT, make_settings
 from ingest.pipeline import chunk_sections, ingest_version, read_document, store_chunks
 
+pytestmark = pytest.mark.reliability
+
 TODAY = dt.date(2026, 11, 29)
 ZULASSUNG = "Innerhalb welcher Frist wird über die Zulassung eines neuen KI-Werkzeugs entschieden?"
 FACT = {"2025-09": "acht Wochen", "2026-03": "sechs Wochen"}

@@ -121,7 +121,8 @@ def _add_args(path, version, valid_from):
             "--valid-from", valid_from, "--title", GUIDELINE_V1.title, "--short", "LL-KI (fiktiv)"]
 
 
-@pytest.mark.parametrize("point", ["before-store", "before-register"])
+@pytest.mark.reliability
+@pytest.mark.parametrize("point", ["before-store", "chunks-stored", "before-register"])
 def test_kill_during_ingest_leaves_previous_state_served_and_rerun_completes(tmp_path, embedder, guideline_pdfs, point):
     settings = make_settings(tmp_path / "data")
     lib = open_library(settings, embedder=embedder)
