@@ -117,7 +117,7 @@ def app_env(data_dir, llm_server, monkeypatch):
 
 
 def start() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "Fragen.py"), default_timeout=180)
     at.run()
     assert not at.exception, at.exception
     return at
