@@ -29,7 +29,38 @@ STATES = ("staged", "active", "retired")
 _COLUMNS = [f.name for f in fields(DocumentVersion)]
 
 
-class Registry:
+class VersionQueries:
+    """What both registries (SQLite here, Chroma server in registry_server) answer from `versions()`."""
+
+    def versions(self, doc_id: str | None = None) -> list[DocumentVersion]:
+        raise NotImplementedError
+
+    def version(self, doc_id: str, version: str) -> DocumentVersion | None:
+        found = [v for v in self.versions(doc_id) if v.version == version]
+        return found[0] if found else None
+
+    def version_with_sha(self, doc_id: str, sha256: str) -> DocumentVersion | None:
+        found = [v for v in self.versions(doc_id) if v.sha256 == sha256]
+        return found[0] if found else None
+
+    def in_force(self, on: dt.date | None = None) -> dict[str, DocumentVersion]:
+        """Per document, the active version with the latest valid_from on or before `on` (default today)."""
+        day = (on or dt.date.today()).isoformat()
+        chosen: dict[str, DocumentVersion] = {}
+        for v in self.versions():
+            if v.state == "active" and v.valid_from <= day:
+                if v.doc_id not in chosen or (v.valid_from, v.version) > (chosen[v.doc_id].valid_from, chosen[v.doc_id].version):
+                    chosen[v.doc_id] = v
+        return chosen
+
+    def previous_version(self, v: DocumentVersion) -> DocumentVersion | None:
+        """The non-staged version of the same document that came before `v`."""
+        older = [o for o in self.versions(v.doc_id) if o.state != "staged"
+                 and (o.valid_from, o.version) < (v.valid_from, v.version)]
+        return older[-1] if older else None
+
+
+class Registry(VersionQueries):
     def __init__(self, path: Path):
         self.path = path
         try:
@@ -55,20 +86,6 @@ class Registry:
         rows = self._db.execute(sql + (" WHERE doc_id = ?" if doc_id else "") + " ORDER BY doc_id, valid_from, version",
                                 (doc_id,) if doc_id else ()).fetchall()
         return [_to_version(r) for r in rows]
-
-    def version(self, doc_id: str, version: str) -> DocumentVersion | None:
-        found = [v for v in self.versions(doc_id) if v.version == version]
-        return found[0] if found else None
-
-    def version_with_sha(self, doc_id: str, sha256: str) -> DocumentVersion | None:
-        found = [v for v in self.versions(doc_id) if v.sha256 == sha256]
-        return found[0] if found else None
-
-    def in_force(self, on: dt.date | None = None) -> dict[str, DocumentVersion]:
-        return choose_in_force(self.versions(), on)
-
-    def previous_version(self, v: DocumentVersion) -> DocumentVersion | None:
-        return choose_previous(self.versions(v.doc_id), v)
 
     def chunk_ids(self, doc_id: str, version: str) -> list[str]:
         rows = self._db.execute("SELECT chunk_id FROM version_chunks WHERE doc_id = ? AND version = ?", (doc_id, version))
@@ -147,24 +164,6 @@ def open_registry(settings):
 
         return ServerRegistry(connect_chroma(settings), where=settings.chroma_url)
     return Registry(settings.registry_path)
-
-
-def choose_in_force(versions: list[DocumentVersion], on: dt.date | None = None) -> dict[str, DocumentVersion]:
-    """Per document, the active version with the latest valid_from on or before `on` (default today)."""
-    day = (on or dt.date.today()).isoformat()
-    chosen: dict[str, DocumentVersion] = {}
-    for v in versions:
-        if v.state == "active" and v.valid_from <= day:
-            if v.doc_id not in chosen or (v.valid_from, v.version) > (chosen[v.doc_id].valid_from, chosen[v.doc_id].version):
-                chosen[v.doc_id] = v
-    return chosen
-
-
-def choose_previous(versions: list[DocumentVersion], v: DocumentVersion) -> DocumentVersion | None:
-    """The non-staged version of the same document that came before `v` (`versions` sorted by date)."""
-    older = [o for o in versions if o.doc_id == v.doc_id and o.state != "staged"
-             and (o.valid_from, o.version) < (v.valid_from, v.version)]
-    return older[-1] if older else None
 
 
 def _to_version(row) -> DocumentVersion:

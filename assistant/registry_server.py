@@ -26,7 +26,8 @@ from dataclasses import asdict, replace
 
 from assistant.errors import InputError, StorageError, WriterLockedError
 from assistant.records import DocumentVersion
-from assistant.registry import STATES, choose_in_force, choose_previous
+from assistant.registry import STATES, VersionQueries
+from assistant.store import side_collection
 
 COLLECTION = "registry"
 LEASE_SECONDS = 3600
@@ -34,14 +35,10 @@ _PROBE = 8  # state records looked for past the hint in one request
 _DUMMY = [0.0]  # records need a vector; the registry is only read by id
 
 
-class ServerRegistry:
+class ServerRegistry(VersionQueries):
     def __init__(self, client, *, where: str = "Chroma server"):
         self.where = where
-        try:
-            self._col = client.get_or_create_collection(COLLECTION, embedding_function=None)
-        except Exception as exc:  # chromadb raises many types; all mean the registry is unusable
-            raise StorageError(f"{where}: the version registry cannot be opened ({type(exc).__name__}: {exc}). "
-                               "Check that the Chroma server (ASSISTANT_CHROMA_URL) is running.") from None
+        self._col = side_collection(client, COLLECTION, where=where, what="the version registry")
         self._states: dict[int, dict] = {}
         self._chunk_lists: dict[str, list[str]] = {}
 
@@ -83,20 +80,6 @@ class ServerRegistry:
         rows = [r for r in self._latest()["versions"] if doc_id in (None, r["doc_id"])]
         rows.sort(key=lambda r: (r["doc_id"], r["valid_from"], r["version"]))
         return [_to_version(r) for r in rows]
-
-    def version(self, doc_id: str, version: str) -> DocumentVersion | None:
-        found = [v for v in self.versions(doc_id) if v.version == version]
-        return found[0] if found else None
-
-    def version_with_sha(self, doc_id: str, sha256: str) -> DocumentVersion | None:
-        found = [v for v in self.versions(doc_id) if v.sha256 == sha256]
-        return found[0] if found else None
-
-    def in_force(self, on: dt.date | None = None) -> dict[str, DocumentVersion]:
-        return choose_in_force(self.versions(), on)
-
-    def previous_version(self, v: DocumentVersion) -> DocumentVersion | None:
-        return choose_previous(self.versions(v.doc_id), v)
 
     def chunk_ids(self, doc_id: str, version: str) -> list[str]:
         row = next((r for r in self._latest()["versions"] if (r["doc_id"], r["version"]) == (doc_id, version)), None)

@@ -11,6 +11,7 @@ import numpy as np
 
 from assistant.errors import StorageError
 from assistant.models import EmbeddingCache
+from assistant.store import side_collection
 
 COLLECTION = "embedding-cache"
 _PAGE = 500
@@ -19,11 +20,7 @@ _PAGE = 500
 class ServerEmbeddingCache:
     def __init__(self, client, *, where: str = "Chroma server"):
         self.where = where
-        try:
-            self._col = client.get_or_create_collection(COLLECTION, embedding_function=None)
-        except Exception as exc:  # chromadb raises many types; all mean the cache is unusable
-            raise StorageError(f"{where}: the shared embedding cache cannot be opened ({type(exc).__name__}: {exc}). "
-                               "Check that the Chroma server (ASSISTANT_CHROMA_URL) is running.") from None
+        self._col = side_collection(client, COLLECTION, where=where, what="the shared embedding cache")
 
     def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}

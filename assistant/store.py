@@ -176,6 +176,15 @@ def connect_chroma(settings: Settings):
                            "and run `python -m ingest run --rebuild` (uploaded versions come back from data/uploads).") from None
 
 
+def side_collection(client, name: str, *, where: str, what: str):
+    """A collection read and written by id only (no search): the registry, the shared embedding cache."""
+    try:
+        return client.get_or_create_collection(name, embedding_function=None)
+    except Exception as exc:  # chromadb raises many types; all mean the collection is unusable
+        raise StorageError(f"{where}: {what} cannot be opened ({type(exc).__name__}: {exc}). "
+                           "Check that the Chroma server (ASSISTANT_CHROMA_URL) is running.") from None
+
+
 def _metadata(c: Chunk, title: str) -> dict:
     meta = {f: getattr(c, f) for f in _META_FIELDS}
     meta["page"] = c.page if c.page is not None else -1
