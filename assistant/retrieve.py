@@ -16,7 +16,7 @@ import numpy as np
 
 from assistant.glossary import expand
 from assistant.labels import key_matches, parse_references
-from assistant.lexical import LexicalIndex, tokens
+from assistant.lexical import LexicalIndex, content_words, tokens
 from assistant.library import Library
 from assistant.records import Chunk, DocumentVersion, Hit
 from assistant.refusal import is_german
@@ -83,16 +83,13 @@ def build_snapshot(lib: Library) -> Snapshot:
     rows = {key: np.array(sorted(row_of[c] for c in lib.registry.chunk_ids(*key) if c in row_of), dtype=np.int64)
             for key in versions}
     titles = {v.doc_id: v.title for v in versions.values()}
-    texts = [c.embedding_text(titles.get(c.doc_id, "")) for c in chunks]
-    lexical = LexicalIndex(texts)
     names: dict[tuple[str, str], int] = {}
     groups = np.array([names.setdefault((c.doc_id, group_key(c.section_key)), len(names)) for c in chunks], dtype=np.int64)
     group_matrix = np.zeros((len(names), matrix.shape[1] if len(matrix) else 384), dtype=np.float32)
-    group_texts = [""] * len(names)
     for row, g in enumerate(groups):
         group_matrix[g] += matrix[row]
-        group_texts[g] += " " + chunks[row].text
     group_matrix /= np.maximum(np.linalg.norm(group_matrix, axis=1, keepdims=True), 1e-9)
+    lexical, group_lexical = lexical_indexes(chunks, titles, groups, len(names))
     sentences, sentence_rows = [], []
     for row, c in enumerate(chunks):
         for sentence in split_sentences(c.text):
@@ -105,8 +102,32 @@ def build_snapshot(lib: Library) -> Snapshot:
         m = _DEFINED_TERM.match(c.text)
         if m and c.index == 0:
             definitions[row] = frozenset(tokens(m.group(1)))
-    return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, LexicalIndex(group_texts),
+    return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, group_lexical,
                     sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions)
+
+
+def lexical_indexes(chunks: list[Chunk], titles: dict[str, str], groups: np.ndarray,
+                    n_groups: int) -> tuple[LexicalIndex, LexicalIndex]:
+    """BM25 over each chunk's embedding text, and over each group's chunk texts joined by spaces.
+
+    Both are built from one word split per chunk text: the embedding text is "heading\ntext" and no word
+    runs across a line break or a space, so its words are the heading's words followed by the text's,
+    and a group's words are its chunks' words in row order (tests/test_lexical.py checks this)."""
+    heads: dict[str, list[str]] = {}  # a heading is repeated by every chunk of its section
+    chunk_words: list[list[str]] = []
+    group_words: list[list[str]] = [[] for _ in range(n_groups)]
+    for c, g in zip(chunks, groups):
+        full = c.embedding_text(titles.get(c.doc_id, ""))
+        text = content_words(c.text)
+        if full.endswith(c.text):
+            head = full[:len(full) - len(c.text)]
+            if head not in heads:
+                heads[head] = content_words(head)
+            chunk_words.append(heads[head] + text)
+        else:
+            chunk_words.append(content_words(full))
+        group_words[g].extend(text)
+    return LexicalIndex.from_words(chunk_words), LexicalIndex.from_words(group_words)
 
 
 def group_key(section_key: str) -> str:
