@@ -40,6 +40,12 @@ _DEFINITION_QUESTION = re.compile(
     r"\b(was (genau )?(ist|sind|versteht|bedeutet|heißt|meint)|versteht man|verstanden|gilt als|zählt als|als .* gilt|"
     r"definition|definiert|begriff|bezeichnet|what (is|are|counts)|defin\w*|meaning)\b", re.IGNORECASE)
 RECITAL_FACTOR = 0.7  # recitals interpret, articles bind: an equally good article comes first
+# "Ab wann gilt …?", "Bis wann müssen …?": the answer is a date, so passages that state one move up
+DATE_BOOST = 0.5
+_WHEN_QUESTION = re.compile(r"\b(ab wann|seit wann|bis wann|wann|bis zu welchem|ab welchem|stichtag|from when|"
+                            r"by when|when|which date|deadline)\b", re.IGNORECASE)
+_DATE = re.compile(r"\b\d{1,2}\. (Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
+                   r"Dezember) \d{4}\b")
 _FOLLOW_UP = re.compile(r"^(und|aber|auch|was ist mit|wie ist es mit|gilt (das|dies)|and|what about)\b|"
                         r"\b(das|dies|diese[rnms]?|sie|es|dafür|dabei|davon|darauf|dazu|hierfür|this|that|they|it)\b",
                         re.I)
@@ -62,6 +68,7 @@ class Snapshot:
     sentence_rows: np.ndarray  # chunk row of each sentence
     sentence_matrix: np.ndarray
     definitions: dict[int, frozenset]  # chunk row -> tokens of the term it defines ("„KI-System“ …")
+    dated: np.ndarray  # per chunk row: 1.0 when its text names a calendar date ("2. August 2026")
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,8 @@ def build_snapshot(lib: Library) -> Snapshot:
         if m and c.index == 0:
             definitions[row] = frozenset(tokens(m.group(1)))
     return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, group_lexical,
-                    sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions)
+                    sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions,
+                    np.array([1.0 if _DATE.search(c.text) else 0.0 for c in chunks]))
 
 
 def lexical_indexes(chunks: list[Chunk], titles: dict[str, str], groups: np.ndarray,
@@ -241,6 +249,8 @@ class Retriever:
             fused, dense, lexical, signals = self._score(snap, rows, query.question, coverage)
         chunks = [snap.chunks[r] for r in rows]
         fused = fused * np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks])
+        if DATE_BOOST and _WHEN_QUESTION.search(query.question):
+            fused = fused * (1.0 + DATE_BOOST * snap.dated[rows])
         if follow_up and query.cited_keys:
             same = np.array([any(c.doc_id == d and c.section_key.split("/")[0] == key.split("/")[0]
                                  for d, key in query.cited_keys) for c in chunks])

@@ -100,3 +100,15 @@ def test_off_topic_question_after_a_conversation_is_still_refused(answerer):
     first = answerer.answer("Was ist ein KI-System?")
     answer = answerer.answer("Was gibt es heute in der Kantine?", [Turn("Was ist ein KI-System?", first)])
     assert answer.refused
+
+
+def test_when_question_prefers_passages_that_state_a_date(answerer, monkeypatch):
+    import assistant.retrieve as retrieve
+
+    question = "Ab wann gelten die Pflichten für Anbieter von KI-Modellen mit allgemeinem Verwendungszweck?"
+    with_boost = answerer.retriever.search(question, k=5)
+    monkeypatch.setattr(retrieve, "DATE_BOOST", 0.0)
+    without = answerer.retriever.search(question, k=5)
+    assert not retrieve._DATE.search(without[0].chunk.text), "without the boost an undated duty comes first"
+    assert retrieve._DATE.search(with_boost[0].chunk.text), with_boost[0].chunk.label
+    assert with_boost[0].chunk.label.startswith("Art. 111"), with_boost[0].chunk.label
