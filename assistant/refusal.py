@@ -20,6 +20,15 @@ DEFAULT_THRESHOLD = 1.76
 # questions caught, no answerable one refused; on the test split 4 of 11, none refused wrongly).
 OFF_TOPIC_COVERAGE = 0.55
 OFF_TOPIC_DENSE = 0.86
+# A question that asks for an amount of money ("Wie viel Geld …", "Welche Zulage …") can only be
+# answered by a passage that states one; without any among the best passages, the documents do not say.
+_ASKS_AMOUNT = re.compile(r"\b(wie viel(e)? (geld|euro|mittel)|wie hoch (ist|sind|wäre|fällt) (das|die|der|eine?)?\s*"
+                          r"\w*(geld|betrag|zulage|budget|mittel|bußgeld\w*|geldbuße\w*|vergütung|kosten)|"
+                          r"\w*zulage\w*|budget\w*|\w*haushalt\w*|fördermittel\w*|how much (money|funding))\b",
+                          re.IGNORECASE)
+_AMOUNT = re.compile(r"\b(EUR|Euro)\b|€|\bMio\b|Millionen|Milliarden")
+# the amounts the AI Act states are fines; they answer a question about fines, not one about funding
+_ASKS_FINE = re.compile(r"buß|geldbuße|strafe|sanktion|fine|penalt", re.IGNORECASE)
 _ENGLISH = frozenset("the what which who how does do is are for of to in can must when".split())
 
 
@@ -65,7 +74,15 @@ def refusal_features(question: str, hits, candidates, retriever) -> dict:
         "coverage": coverage,
         "german": is_german(question),
         "instruction_only": _instruction_only(question),
+        "amount_missing": _amount_missing(question, [h.chunk.text for h in top]),
     }
+
+
+def _amount_missing(question: str, passages: list[str]) -> bool:
+    if not _ASKS_AMOUNT.search(question):
+        return False
+    fine = bool(_ASKS_FINE.search(question))
+    return not any(_AMOUNT.search(p) and (fine or "geldbuße" not in p.lower()) for p in passages)
 
 
 _ASKS = re.compile(r"\?|\b(was|wer|wie|welche\w*|wann|wo|warum|wozu|darf|dürfen|muss|müssen|gilt|gelten|"
@@ -93,6 +110,8 @@ class RefusalModel:
             return True  # nothing is asked about the documents
         if features.get("explicit"):
             return False  # a named section exists: answer from it
+        if features.get("amount_missing"):
+            return True
         if (features.get("german") and features.get("coverage", 1.0) < OFF_TOPIC_COVERAGE
                 and features.get("top_dense", 0.0) < OFF_TOPIC_DENSE):
             return True

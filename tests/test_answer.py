@@ -112,3 +112,11 @@ def test_when_question_prefers_passages_that_state_a_date(answerer, monkeypatch)
     assert not retrieve._DATE.search(without[0].chunk.text), "without the boost an undated duty comes first"
     assert retrieve._DATE.search(with_boost[0].chunk.text), with_boost[0].chunk.label
     assert with_boost[0].chunk.label.startswith("Art. 111"), with_boost[0].chunk.label
+
+
+def test_question_for_an_amount_is_answered_only_from_a_passage_that_states_one(answerer):
+    fines = answerer.answer("Wie hoch sind die Geldbußen bei Verstößen gegen die verbotenen Praktiken?")
+    assert not fines.refused and any(c.section.startswith("Art. 99") for c in fines.citations), _labels(fines)
+    assert "EUR" in " ".join(c.quote for c in fines.citations)
+    budget = answerer.answer("Wie viel Geld stellt das Land für die Umsetzung der KI-Verordnung bereit?")
+    assert budget.refused and not budget.citations
