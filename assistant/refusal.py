@@ -29,6 +29,11 @@ _ASKS_AMOUNT = re.compile(r"\b(wie viel(e)? (geld|euro|mittel)|wie hoch (ist|sin
 _AMOUNT = re.compile(r"\b(EUR|Euro)\b|€|\bMio\b|Millionen|Milliarden")
 # the amounts the AI Act states are fines; they answer a question about fines, not one about funding
 _ASKS_FINE = re.compile(r"buß|geldbuße|strafe|sanktion|fine|penalt", re.IGNORECASE)
+# The documents are rules, not calendars or programmes: "Wann tagt … das nächste Mal?", "im nächsten
+# Halbjahr", "morgen" ask about upcoming events no stored passage can know.
+_UPCOMING = re.compile(r"\b(das nächste mal|nächste[nmrs]? (sitzung|treffen|termin|halbjahr|woche|monat)|"
+                       r"im nächsten (halbjahr|jahr|monat|quartal)|morgen|next (meeting|week|month|time))\b",
+                       re.IGNORECASE)
 _ENGLISH = frozenset("the what which who how does do is are for of to in can must when".split())
 
 
@@ -75,6 +80,7 @@ def refusal_features(question: str, hits, candidates, retriever) -> dict:
         "german": is_german(question),
         "instruction_only": _instruction_only(question),
         "amount_missing": _amount_missing(question, [h.chunk.text for h in top]),
+        "upcoming": bool(_UPCOMING.search(question)),
     }
 
 
@@ -110,7 +116,7 @@ class RefusalModel:
             return True  # nothing is asked about the documents
         if features.get("explicit"):
             return False  # a named section exists: answer from it
-        if features.get("amount_missing"):
+        if features.get("amount_missing") or features.get("upcoming"):
             return True
         if (features.get("german") and features.get("coverage", 1.0) < OFF_TOPIC_COVERAGE
                 and features.get("top_dense", 0.0) < OFF_TOPIC_DENSE):

@@ -120,3 +120,9 @@ def test_question_for_an_amount_is_answered_only_from_a_passage_that_states_one(
     assert "EUR" in " ".join(c.quote for c in fines.citations)
     budget = answerer.answer("Wie viel Geld stellt das Land für die Umsetzung der KI-Verordnung bereit?")
     assert budget.refused and not budget.citations
+
+
+def test_question_about_an_upcoming_event_is_refused(answerer):
+    a = answerer.answer("Wann trifft sich die Lenkungsgruppe zur KI-Verordnung das nächste Mal?")
+    assert a.refused and not a.citations
+    assert not answerer.answer("Bis wann müssen die Mitgliedstaaten ein KI-Reallabor einrichten?").refused
