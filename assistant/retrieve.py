@@ -69,6 +69,7 @@ class Snapshot:
     sentence_matrix: np.ndarray
     definitions: dict[int, frozenset]  # chunk row -> tokens of the term it defines ("„KI-System“ …")
     dated: np.ndarray  # per chunk row: 1.0 when its text names a calendar date ("2. August 2026")
+    weight: np.ndarray  # per chunk row: RECITAL_FACTOR for recitals, else 1.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def build_snapshot(lib: Library) -> Snapshot:
             definitions[row] = frozenset(tokens(m.group(1)))
     return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, group_lexical,
                     sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions,
-                    np.array([1.0 if _DATE.search(c.text) else 0.0 for c in chunks]))
+                    np.array([1.0 if _DATE.search(c.text) else 0.0 for c in chunks]),
+                    np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks]))
 
 
 def lexical_indexes(chunks: list[Chunk], titles: dict[str, str], groups: np.ndarray,
@@ -160,6 +162,7 @@ class Retriever:
         self.clock = clock
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
+        self._rows_cache: tuple[int, dict] = (-1, {})
 
     def snapshot(self) -> Snapshot:
         """The current snapshot; rebuilt when another process changed the registry."""
@@ -219,9 +222,25 @@ class Retriever:
     def _defines(self, snap: Snapshot, rows: np.ndarray, question: str) -> np.ndarray:
         """1 for the definition(s) of the longest defined term the question names, else 0."""
         asked = set(tokens(question))
-        sizes = np.array([len(snap.definitions[r]) if r in snap.definitions and snap.definitions[r] <= asked else 0
-                          for r in rows])
+        sizes = np.zeros(len(rows))
+        named = [(r, len(terms)) for r, terms in snap.definitions.items() if terms <= asked]
+        if named and len(rows):
+            wanted = np.array([r for r, _ in named])
+            at = np.minimum(np.searchsorted(rows, wanted), len(rows) - 1)  # rows is sorted
+            found = rows[at] == wanted
+            sizes[at[found]] = np.array([n for _, n in named])[found]
         return (sizes == sizes.max()).astype(float) if sizes.max() > 0 else np.zeros(len(rows))
+
+    def _rows(self, snap: Snapshot, keys: tuple) -> np.ndarray:
+        """The sorted chunk rows of these versions (the same few combinations come up again and again)."""
+        generation, cache = self._rows_cache
+        if generation != snap.generation:  # a new dict, never cleared under another thread's feet
+            cache = {}
+            self._rows_cache = (snap.generation, cache)
+        rows = cache.get(keys)
+        if rows is None:
+            rows = cache[keys] = np.unique(np.concatenate([snap.rows[key] for key in keys]))
+        return rows
 
     def search(self, question: str, *, k: int = 10, **filters) -> list[Hit]:
         return self.retrieve(Query(question, **filters), k=k)
@@ -231,7 +250,7 @@ class Retriever:
         chosen = self.selected_versions(query, snap)
         if not chosen:
             return []
-        rows = np.unique(np.concatenate([snap.rows[(v.doc_id, v.version)] for v in chosen.values()]))
+        rows = self._rows(snap, tuple(sorted((v.doc_id, v.version) for v in chosen.values())))
         if rows.size == 0:
             return []
         coverage = snap.lexical.coverage(snap.lexical.query_tokens(query.question))
@@ -247,20 +266,20 @@ class Retriever:
             fused = fused + FOLLOW_UP_ALONE * alone
         else:
             fused, dense, lexical, signals = self._score(snap, rows, query.question, coverage)
-        chunks = [snap.chunks[r] for r in rows]
-        fused = fused * np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks])
+        fused = fused * snap.weight[rows]
         if DATE_BOOST and _WHEN_QUESTION.search(query.question):
             fused = fused * (1.0 + DATE_BOOST * snap.dated[rows])
         if follow_up and query.cited_keys:
             same = np.array([any(c.doc_id == d and c.section_key.split("/")[0] == key.split("/")[0]
-                                 for d, key in query.cited_keys) for c in chunks])
+                                 for d, key in query.cited_keys) for c in map(snap.chunks.__getitem__, rows)])
             fused = fused + same * (0.5 / RRF_K)
         if DEFINITION_BOOST and _DEFINITION_QUESTION.search(query.question):
             fused = fused + DEFINITION_BOOST * self._defines(snap, rows, query.question)
         references = parse_references(query.question)
         explicit = np.zeros(len(rows), dtype=bool)
         if references:
-            explicit = np.array([any(key_matches(ref, c.section_key) for ref in references) for c in chunks])
+            explicit = np.array([any(key_matches(ref, c.section_key) for ref in references)
+                                 for c in map(snap.chunks.__getitem__, rows)])
             # "Was steht in Art. 50 Abs. 4?" wants that section first; "ein Hochrisiko-System nach
             # Anhang III" only narrows the topic, so there the named sections merely move up
             about = any("/" in ref for ref in references) or bool(_ABOUT_SECTION.search(query.question))
@@ -268,7 +287,7 @@ class Retriever:
         order = np.lexsort((np.arange(len(rows)), -fused))[:k]
         hits = []
         for rank, i in enumerate(order, start=1):
-            c = chunks[i]
+            c = snap.chunks[rows[i]]
             v = chosen[c.doc_id]
             hits.append(Hit(chunk=c, version=v.version, valid_from=v.valid_from, title=v.title,
                             score=float(fused[i]), rank=rank, url=_url(v, c),
