@@ -101,6 +101,16 @@ def fresh_lockout():
     auth.FAILURES.reset()
 
 
+@pytest.fixture(scope="module")
+def llm_server():
+    """The scripted OpenAI-compatible server of test_generate, for the app's LLM mode."""
+    from test_generate import ScriptedLLM
+
+    server = ScriptedLLM()
+    yield server
+    server.close()
+
+
 @pytest.fixture
 def today():
     return dt.date(2026, 11, 29)

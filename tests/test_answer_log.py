@@ -95,15 +95,6 @@ def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
-@pytest.fixture(scope="module")
-def llm_server():
-    from test_generate import ScriptedLLM
-
-    server = ScriptedLLM()
-    yield server
-    server.close()
-
-
 @pytest.fixture
 def app_env(data_dir, llm_server, monkeypatch):
     """The app on the private copy, with the scripted LLM configured (extractive stays the default mode)."""

@@ -217,15 +217,6 @@ def test_too_long_message_uses_german_thousands():
 
 
 # --- LLM mode, against the scripted OpenAI-compatible server of test_generate -------------------
-@pytest.fixture(scope="module")
-def llm_server():
-    from test_generate import ScriptedLLM
-
-    server = ScriptedLLM()
-    yield server
-    server.close()
-
-
 @pytest.fixture
 def llm(data_dir, llm_server, monkeypatch):
     llm_server.replies.clear()
