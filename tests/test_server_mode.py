@@ -28,7 +28,7 @@ from conftest import CACHE, GUIDELINE_V1, GUIDELINE_V2, MODEL_DIR, ROOT, make_se
 from eval.runner import answer_all, load_questions
 from ingest.pipeline import ingest_version
 from test_browser import (ARTIFACTS, CHAT_INPUT, START_TIMEOUT_S, answer_text, ask, browser, free_port,  # noqa: F401
-                          healthy, open_chat, source_labels)
+                          healthy, open_chat, source_labels, stop)
 
 pytestmark = pytest.mark.server
 
@@ -53,15 +53,6 @@ def start_chroma(path: Path) -> tuple[subprocess.Popen, str]:
                 proc.kill()
                 pytest.fail(f"`chroma run` did not come up on {url}:\n{path.with_suffix('.log').read_text()[-2000:]}")
             time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture
