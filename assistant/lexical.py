@@ -139,6 +139,8 @@ class LexicalIndex:
         tf.sum_duplicates()
         df = np.diff(tf.indptr)
         self.df = dict(zip(self.terms, df.tolist()))
+        self.presence = tf.copy()  # 1 where a document contains a term, whatever its weight
+        self.presence.data[:] = 1.0
         if not flat:  # rank_bm25 cannot index this at all (it divides by zero); nothing ever matches
             self.weights = tf
             return
@@ -165,6 +167,17 @@ class LexicalIndex:
         # the columns in query order, repeats included: each document's sum runs in the same order as
         # rank_bm25's, so the scores are the same to the last bit
         return self.weights[:, cols] @ np.ones(len(cols))
+
+    def coordination(self, query_tokens: list[str]) -> np.ndarray:
+        """Per document, the share of the query's distinct known tokens it contains, each weighted by its
+        rarity (log(1 + N/df)): a short passage that has every term of the question scores 1, however
+        often it repeats them, where BM25 prefers the passage that repeats one rare term."""
+        known = [t for t in dict.fromkeys(query_tokens) if t in self.terms]
+        if not known or not len(self.docs):
+            return np.zeros(len(self.docs))
+        n_docs = len(self.docs)
+        rarity = np.array([math.log(1 + n_docs / self.df[t]) for t in known])
+        return (self.presence[:, [self.terms[t] for t in known]] @ rarity) / rarity.sum()
 
     def coverage(self, query_tokens: list[str]) -> float:
         """Share of the query's tokens that occur anywhere in the corpus (low for English questions)."""

@@ -1,4 +1,7 @@
-"""Hybrid retrieval: German BM25 + exact dense (e5) scores, fused by weighted reciprocal rank.
+"""Hybrid retrieval: German BM25 + exact dense (e5) scores + coordination (how much of the question a
+passage contains), fused by weighted reciprocal rank, with the article around each passage scored too.
+A question of several sentences is also searched sentence by sentence. docs/retrieval.md has the
+measurements behind each part.
 
 Dense scores are computed exactly over the in-memory embedding matrix (a few thousand chunks), so
 results are identical across runs and rebuilds, and filters (version in force, document, kind) are a
@@ -31,6 +34,12 @@ USE_GLOSSARY = True
 DENSE_GLOSSARY = True
 DEFINITION_BOOST = 0.05
 FOLLOW_UP_ALONE = 0.5
+# a third ranked list besides dense and BM25: how much of the question a passage contains (coordination)
+COORDINATION_WEIGHT = 0.5
+# "Wir möchten Bewerbungen vorsortieren. Ist das ein Hochrisiko-System?": the scenario and the question are
+# also searched on their own, so that the question's general words do not drown the scenario's
+QUESTION_PARTS_WEIGHT = 0.5
+_PART_END = re.compile(r"(?<=[.!?])\s+")
 EXPLICIT_MENTION = 1.0 / RRF_K
 _ABOUT_SECTION = re.compile(r"\b(was (steht|regelt|sagt|besagt|bestimmt|enthält|beinhaltet)|inhalt|wortlaut|"
                             r"what does|says?)\b|^\W*(art(ikel|\.)?|anhang|erwägungsgrund|ziffer|annex|article)\b",
@@ -204,13 +213,28 @@ class Retriever:
         return (1 - SENTENCE_MIX) * whole + SENTENCE_MIX * best
 
     def _score(self, snap: Snapshot, rows: np.ndarray, text: str, coverage: float):
-        """Fused relevance of the candidate rows for one query text (dense, lexical, article level)."""
+        """Fused relevance of the candidate rows for one query text, plus its sentences searched alone."""
+        parts = question_parts(text) if QUESTION_PARTS_WEIGHT else []
+        vectors = self.lib.embedder.encode_queries([dense_query_text(t) for t in (text, *parts)])
+        fused, dense, lexical, signals = self._score_text(snap, rows, text, vectors[0], coverage)
+        for part, vector in zip(parts, vectors[1:]):
+            fused = fused + QUESTION_PARTS_WEIGHT * self._score_text(snap, rows, part, vector, coverage)[0]
+        return fused, dense, lexical, signals
+
+    def _score_text(self, snap: Snapshot, rows: np.ndarray, text: str, q_vec: np.ndarray, coverage: float):
+        """Fused relevance of the candidate rows for one query text (dense, lexical, coordination, article)."""
         expansion = expand(text) if USE_GLOSSARY else ""
-        q_vec = self.lib.embedder.encode_queries([dense_query_text(text)])[0]
         dense = self.dense_scores(snap, q_vec)[rows]
         q_tokens = snap.lexical.query_tokens(f"{text} {expansion}")
         lexical = snap.lexical.scores(q_tokens)[rows]
         fused, signals = fuse(dense, lexical, coverage, mode=self.mode)
+        if COORDINATION_WEIGHT:
+            # the question's own words only (the glossary's added terms are alternatives, not requirements);
+            # equal shares are ordered by the other list of the mode
+            share = snap.lexical.coordination(snap.lexical.query_tokens(text))[rows]
+            tie = lexical / (lexical.max() or 1.0) if self.mode == "lexical" else dense
+            weight = COORDINATION_WEIGHT * lexical_weight(coverage, self.mode)
+            fused = fused + weight / (RRF_K + _ranks(share + 0.001 * tie))
         # the article around a passage matters too: a paraphrased question often matches the article
         # as a whole better than any single Absatz of it
         group_rows = snap.groups[rows]
@@ -312,14 +336,24 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, coverage: float, mode: str = "h
     dense_rank = _ranks(dense)
     lexical_rank = _ranks(lexical)
     lexical_rank = np.where(lexical > 0, lexical_rank, len(lexical) + 1)
-    w_lex = min(1.0, max(0.0, (coverage - 0.3) / 0.5))
-    w_dense = 1.0
-    if mode == "dense":
-        w_lex = 0.0
-    elif mode == "lexical":
-        w_dense, w_lex = 0.0, 1.0
-    fused = w_dense / (RRF_K + dense_rank) + w_lex / (RRF_K + lexical_rank)
+    w_dense = 0.0 if mode == "lexical" else 1.0
+    fused = w_dense / (RRF_K + dense_rank) + lexical_weight(coverage, mode) / (RRF_K + lexical_rank)
     return fused, {"dense_rank": dense_rank, "lexical_rank": lexical_rank}
+
+
+def lexical_weight(coverage: float, mode: str = "hybrid") -> float:
+    """How much the lexical lists count: in hybrid mode, by how much of the query the corpus knows."""
+    if mode == "dense":
+        return 0.0
+    if mode == "lexical":
+        return 1.0
+    return min(1.0, max(0.0, (coverage - 0.3) / 0.5))
+
+
+def question_parts(text: str) -> list[str]:
+    """The sentences of a query text that has at least two of three words or more, else none."""
+    parts = [p for p in _PART_END.split(text.strip()) if len(p.split()) >= 3]
+    return parts if len(parts) >= 2 else []
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:

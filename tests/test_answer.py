@@ -35,6 +35,35 @@ def test_paraphrased_question_finds_its_article(answerer):
     assert "sechs Monate" in answer.text
 
 
+@pytest.mark.parametrize("question, annex_item", [
+    ("Das Landesamt prüft, ob es mit KI die Kreditwürdigkeit von Antragstellern bewerten darf. "
+     "Ist das ein Hochrisiko-System?", "anh-III/nr-5"),
+    ("Wir wollen Beförderungen künftig mit Hilfe einer KI vorbereiten. Gilt das als Hochrisiko-Anwendung?",
+     "anh-III/nr-4"),
+])
+def test_scenario_before_the_question_finds_its_annex_iii_area(answerer, monkeypatch, question, annex_item):
+    import assistant.retrieve as retrieve
+
+    def found():
+        return [h.chunk.section_key for h in answerer.retriever.search(question, k=5)]
+
+    assert any(key.startswith(annex_item) for key in found()), found()
+    # without searching the scenario on its own and without the coordination list, the general words
+    # of "Ist das ein Hochrisiko-System?" pull articles 6 and 25 ahead of the annex item
+    monkeypatch.setattr(retrieve, "QUESTION_PARTS_WEIGHT", 0.0)
+    monkeypatch.setattr(retrieve, "COORDINATION_WEIGHT", 0.0)
+    assert not any(key.startswith(annex_item) for key in found()), found()
+
+
+def test_question_parts_are_its_sentences_only_when_it_has_several():
+    from assistant.retrieve import question_parts
+
+    assert question_parts("Wir möchten Bewerbungen vorsortieren lassen. Ist das ein Hochrisiko-System?") == [
+        "Wir möchten Bewerbungen vorsortieren lassen.", "Ist das ein Hochrisiko-System?"]
+    assert question_parts("Was regelt Art. 5 Abs. 1?") == []
+    assert question_parts("Gilt das? Und für wen genau eigentlich?") == []  # "Gilt das?" is too short
+
+
 def test_off_topic_question_is_refused_with_what_is_covered(answerer):
     answer = answerer.answer("Was gibt es heute in der Kantine zu essen?")
     assert answer.refused

@@ -146,6 +146,26 @@ def test_document_frequencies_count_documents_not_occurrences():
     assert index.df == {"dat": 2, "schutz": 2}
 
 
+def test_coordination_is_the_rarity_weighted_share_of_the_query_a_document_contains():
+    index = LexicalIndex(["Daten Daten Daten Daten", "Daten Schutz Aufsicht", "Aufsicht", "Schutz Protokoll"])
+    query = index.query_tokens("Aufsicht über den Schutz der Daten")
+    share = index.coordination(query)
+    rarity = {t: np.log(1 + 4 / index.df[t]) for t in ("dat", "schutz", "aufsicht")}
+    total = sum(rarity.values())
+    np.testing.assert_allclose(share, [rarity["dat"] / total, 1.0, rarity["aufsicht"] / total,
+                                       rarity["schutz"] / total])
+    # BM25 prefers the document that repeats one word; coordination the one that has every word
+    assert share.argmax() == 1
+    assert index.coordination(query + query).tolist() == share.tolist()  # repeats do not count twice
+
+
+def test_coordination_ignores_unknown_tokens_and_scores_nothing_without_known_ones():
+    index = LexicalIndex(["Daten Schutz", "Schutz"])
+    np.testing.assert_array_equal(index.coordination(["schutz", "quantencomput"]), index.coordination(["schutz"]))
+    np.testing.assert_array_equal(index.coordination(["quantencomput"]), [0.0, 0.0])
+    assert LexicalIndex([]).coordination(["schutz"]).shape == (0,)
+
+
 # ---------------------------------------------------------------------------------------- the real corpus
 
 @pytest.fixture(scope="module")
