@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,3 +79,58 @@ def writer_lock(settings: Settings):
     finally:
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
+
+
+_HOLDER = re.compile(r"^process (\d+) on (\S+)$")
+
+
+def release_writer(settings: Settings) -> str:
+    """Free the writers' lock of an ingestion that died (`python -m ingest unlock`) and say what was done.
+    A writer still running on this host is never unlocked: that is refused with a WriterLockedError."""
+    local = _local_writer(settings)
+    if local:
+        raise WriterLockedError(f"{settings.data_dir}: the index is being changed by {local}, which is still "
+                                "running; its lock is freed when it ends.")
+    if not settings.chroma_url:
+        return (f"{settings.data_dir}: no writer holds the index (the lock of a process that ended is freed by "
+                "the system).")
+    from assistant.registry_server import ServerRegistry
+    from assistant.store import connect_chroma
+
+    registry = ServerRegistry(connect_chroma(settings), where=settings.chroma_url)
+    lease = registry.current_lease()
+    if lease is None:
+        return f"{settings.chroma_url}: no writer holds the index."
+    m = _HOLDER.match(lease["holder"])
+    if m and m.group(2) == socket.gethostname() and _alive(int(m.group(1))):
+        raise WriterLockedError(f"{settings.chroma_url}: the index is being changed by {lease['holder']}, which is "
+                                "still running on this host. Wait until it has finished.")
+    released = registry.release_lease(by=f"python -m ingest unlock, process {os.getpid()} on {socket.gethostname()}")
+    if released is None:  # it lapsed or was handed back in the meantime
+        return f"{settings.chroma_url}: no writer holds the index."
+    return (f"{settings.chroma_url}: released the lock of {released['holder']} (taken {released['time'][:19]} UTC). "
+            "Check that no ingestion of that process is still running before you start the next one.")
+
+
+def _local_writer(settings: Settings) -> str | None:
+    """Who holds this data directory's lock file now, or None."""
+    if not settings.lock_path.is_file():
+        return None
+    with open(settings.lock_path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            return fh.read().strip() or "another process"
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

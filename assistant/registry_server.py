@@ -168,10 +168,11 @@ class ServerRegistry(VersionQueries):
         now = dt.datetime.now(dt.timezone.utc)
         number = self._newest("lease")
         current = self._lease(number)
-        if current and not current.get("released") and dt.datetime.fromisoformat(current["until"]) > now:
+        if _held(current):
             raise WriterLockedError(f"{self.where}: the index is being changed by {current['holder']} "
                                     f"(since {current['time']} UTC; the lock lapses at {current['until'][:19]} UTC "
-                                    "if that process has died). Wait until it has finished and try again.")
+                                    "if that process has died). Wait until it has finished and try again, or, "
+                                    "if you are sure it has died, free it with `python -m ingest unlock`.")
         until = (now + dt.timedelta(seconds=seconds)).isoformat(timespec="seconds")
         if not self._claim("lease", number + 1, {"holder": holder, "until": until}):
             raise WriterLockedError(f"{self.where}: another instance started changing the index at this moment. "
@@ -181,6 +182,23 @@ class ServerRegistry(VersionQueries):
         finally:
             if self._newest("lease") == number + 1:  # still ours: hand it back
                 self._claim("lease", number + 2, {"holder": holder, "until": until, "released": True})
+
+    def current_lease(self) -> dict | None:
+        """The lease a writer holds now (holder, time taken, until), or None."""
+        current = self._lease(self._newest("lease"))
+        return current if _held(current) else None
+
+    def release_lease(self, by: str) -> dict | None:
+        """Free the writers' lease of a writer that died, at once instead of when it lapses. Returns the
+        lease that was released, or None when no writer held one."""
+        number = self._newest("lease")
+        current = self._lease(number)
+        if not _held(current):
+            return None
+        freed = {"holder": current["holder"], "until": current["until"], "released": True, "released_by": by}
+        if not self._claim("lease", number + 1, freed):
+            raise WriterLockedError(f"{self.where}: the writers' lease changed at this moment. Run the command again.")
+        return current
 
     def _lease(self, number: int) -> dict | None:
         if number == 0:
@@ -209,6 +227,11 @@ class ServerRegistry(VersionQueries):
                              metadatas=[{"generation": number}])
         except Exception:
             pass  # only a hint: readers roll forward from an older head
+
+
+def _held(lease: dict | None) -> bool:
+    return bool(lease) and not lease.get("released") and (
+        dt.datetime.fromisoformat(lease["until"]) > dt.datetime.now(dt.timezone.utc))
 
 
 def _to_version(row: dict) -> DocumentVersion:

@@ -11,6 +11,8 @@ Commands:
   activate DOC_ID VERSION    put a version into force (from its valid-from date)
   retire DOC_ID VERSION      take a version out of force (it stays stored for audit)
   diff DOC_ID [OLD NEW]      section-level changes between two versions (default: the latest and the one before)
+  unlock                     free the writers' lock of an ingestion that died (with a Chroma server it would
+                             otherwise lapse after an hour); a writer still running on this host is not unlocked
 Exit code 1 with a one-line message on any refused input.
 """
 from __future__ import annotations
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=f"{name} a version")
         p.add_argument("doc_id")
         p.add_argument("version")
+    sub.add_parser("unlock", help="free the writers' lock of an ingestion that died")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files get our own one-line message

@@ -7,7 +7,7 @@ import time
 from tqdm import tqdm
 
 from assistant.errors import IndexMismatchError, InputError
-from assistant.library import open_library, writer_lock
+from assistant.library import open_library, release_writer, writer_lock
 from assistant.records import DocumentVersion
 from ingest.manifest import check_date
 from ingest.pipeline import ingest_manifest, ingest_version, rebuild
@@ -210,4 +210,9 @@ def cmd_diff(settings, args) -> int:
 
     print(to_markdown(diff, lib.registry.version(args.doc_id, new).title))
     print("Bericht: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_unlock(settings, args) -> int:
+    print(release_writer(settings))
     return 0

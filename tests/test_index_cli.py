@@ -46,3 +46,17 @@ def test_search_prints_labelled_passages(corpus_library):
     assert done.returncode == 0, done.stderr
     first = next(ln for ln in done.stdout.splitlines() if ln.strip().startswith("1."))
     assert "Art. 50 Abs. 4 KI-VO" in first and "[2024-06-13]" in first
+
+
+def test_unlock_never_frees_the_lock_of_a_writer_that_is_still_running(tmp_path):
+    from assistant.library import writer_lock
+
+    settings = make_settings(tmp_path / "data")
+    with writer_lock(settings):
+        held = _cli("unlock", data_dir=settings.data_dir)
+    assert held.returncode == 1
+    assert held.stderr.strip() == (f"Fehler: {settings.data_dir}: the index is being changed by process {os.getpid()}, "
+                                   "which is still running; its lock is freed when it ends.")
+    free = _cli("unlock", data_dir=settings.data_dir)
+    assert free.returncode == 0, free.stderr
+    assert "no writer holds the index" in free.stdout

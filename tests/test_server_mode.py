@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -128,6 +129,38 @@ def test_writers_on_different_hosts_exclude_each_other_through_a_lease_on_the_se
         with writer_lock(host_b):  # a lapsed lease does not block for ever
             pass
     assert registry.generation() == 0, "taking the lease is not a change of the registry"
+
+
+def ingest_cli(settings, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ASSISTANT_DATA_DIR=str(settings.data_dir), ASSISTANT_EMBEDDING_MODEL=str(MODEL_DIR),
+               ASSISTANT_CHROMA_URL=settings.chroma_url)
+    return subprocess.run([sys.executable, "-m", "ingest", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_unlock_frees_the_lease_of_a_writer_that_died_but_not_of_one_still_running(tmp_path, chroma_url):
+    host_a, host_b = (server_settings(tmp_path / name, chroma_url) for name in ("host-a", "host-b"))
+    registry = ServerRegistry(connect_chroma(host_a), where=chroma_url)
+    crashed = registry.lease("process 4242 on a-host-that-crashed")
+    crashed.__enter__()  # its writer died: the lease is never handed back
+    with pytest.raises(WriterLockedError, match=r"a-host-that-crashed .*python -m ingest unlock"):
+        with writer_lock(host_b):
+            pass
+    done = ingest_cli(host_b, "unlock")
+    assert done.returncode == 0, done.stderr
+    assert f"{chroma_url}: released the lock of process 4242 on a-host-that-crashed" in done.stdout
+    with writer_lock(host_b):  # the next writer gets it at once, not after an hour
+        pass
+    assert "no writer holds the index" in ingest_cli(host_b, "unlock").stdout
+    # a writer running on this host (this test process, through another data dir) is never unlocked
+    with writer_lock(host_a):
+        refused = ingest_cli(host_b, "unlock")
+        assert refused.returncode == 1
+        assert f"process {os.getpid()} on {socket.gethostname()}, which is still running" in refused.stderr
+        with pytest.raises(WriterLockedError):
+            with writer_lock(host_b):
+                pass
+    assert registry.generation() == 0, "locks are not changes of the registry"
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):
