@@ -2,7 +2,9 @@
 
 The answer is made of sentences copied verbatim from the retrieved passages: each sentence is scored
 against the question with the embedding model (vectors computed at ingest) plus lexical overlap of the
-question's content words, and the best 1-4 are shown in document order with markers [1], [2].
+question's content words. The best sentence of the best-ranked passage comes first, then the best of
+the rest (1-4 sentences from at most three passages), each passage's sentences in document order, with
+markers [1], [2].
 """
 from __future__ import annotations
 
@@ -112,6 +114,11 @@ class Answerer:
         return sorted(out, key=lambda c: -c.score)
 
     def _compose(self, candidates: list[Candidate], hits: list[Hit], features: dict) -> Answer:
+        # the best-ranked passage always leads the answer: its rank weighs more evidence (exact terms, the
+        # article around it, definitions, dates) than the similarity of any single sentence
+        lead = next((c for c in candidates if c.hit.chunk.chunk_id == hits[0].chunk.chunk_id), None)
+        if lead is not None and lead is not candidates[0]:
+            candidates = [replace(lead, score=candidates[0].score), *(c for c in candidates if c is not lead)]
         best = candidates[0].score
         chosen = [c for c in candidates[:8] if c.score >= best - 0.04][:MAX_SENTENCES]
         # at most three passages, and the best passage's sentences first

@@ -64,6 +64,17 @@ def test_question_parts_are_its_sentences_only_when_it_has_several():
     assert question_parts("Gilt das? Und für wen genau eigentlich?") == []  # "Gilt das?" is too short
 
 
+@pytest.mark.parametrize("question", ["Was genau ist laut der Verordnung ein KI-System?",
+                                      "Wie definiert die KI-Verordnung ein KI-System?"])
+def test_best_ranked_passage_leads_the_answer(answerer, question):
+    # the definition ranks first, but sentences of other passages are closer to the question in the
+    # embedding space; the answer must still start from the definition
+    answer = answerer.answer(question)
+    assert answer.retrieved[0].chunk.label == "Art. 3 Nr. 1 KI-VO"
+    assert answer.citations[0].section == "Art. 3 Nr. 1 KI-VO", _labels(answer)
+    assert "maschinengestütztes System" in answer.text.split("[1]")[0]
+
+
 def test_off_topic_question_is_refused_with_what_is_covered(answerer):
     answer = answerer.answer("Was gibt es heute in der Kantine zu essen?")
     assert answer.refused

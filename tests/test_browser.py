@@ -310,8 +310,9 @@ def test_chat_page_with_an_answer_has_no_serious_axe_violations(page, request):
         pytest.fail(f"{AXE.relative_to(ROOT)} is missing: run `npm ci` in the repository root (or `make test`)",
                     pytrace=False)
     message = ask(page, PROTOCOLS, "sechs Monate")
-    source(message, "Art. 26 Abs. 6 KI-VO").locator("summary").click()  # scan the opened passage too
-    expect(message.locator("mark").first).to_be_visible()
+    opened = source(message, "Art. 26 Abs. 6 KI-VO")
+    opened.locator("summary").click()  # scan the opened passage too
+    expect(opened.locator("mark").first).to_be_visible()
     settled(source(message, "Art. 26 Abs. 6 KI-VO"))
     wait_until_idle(page)
 
