@@ -4,7 +4,8 @@ The answer is made of sentences copied verbatim from the retrieved passages: eac
 against the question with the embedding model (vectors computed at ingest) plus lexical overlap of the
 question's content words. The best sentence of the best-ranked passage comes first, then the best of
 the rest (1-4 sentences from at most three passages), each passage's sentences in document order, with
-markers [1], [2].
+markers [1], [2]. A cited introduction of a list ("… folgende Informationen:") is followed by one of its
+items, which are passages of their own.
 """
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class Answerer:
         if refused:
             answer = self._refusal(hits, features, no_guideline=no_guideline)
         else:
-            answer = self._compose(candidates, hits, features)
+            answer = self._compose(candidates, hits, context_question)
             if no_guideline:
                 answer = replace(answer, notes=answer.notes + (NO_GUIDELINE,))
         done = time.perf_counter()
@@ -97,8 +98,11 @@ class Answerer:
         if named:  # "Was steht in Art. 50 Abs. 4?": the answer is that section's text, in order
             sentences = [s for s in split_sentences(named[0].chunk.text) if len(s.split()) >= 3] or [named[0].chunk.text]
             return [Candidate(named[0], s, i, 2.0 - 0.001 * i) for i, s in enumerate(sentences[:MAX_SENTENCES])]
-        pool = [(h, i, s) for h in hits[:CANDIDATE_PASSAGES] for i, s in enumerate(split_sentences(h.chunk.text))
-                if len(s.split()) >= 3]
+        return self._scored(question, hits[:CANDIDATE_PASSAGES])
+
+    def _scored(self, question: str, hits: list[Hit]) -> list[Candidate]:
+        """The sentences of these passages, best first."""
+        pool = [(h, i, s) for h in hits for i, s in enumerate(split_sentences(h.chunk.text)) if len(s.split()) >= 3]
         if not pool:
             return []
         embedder = self.retriever.lib.embedder
@@ -113,7 +117,7 @@ class Answerer:
             out.append(Candidate(hit, sentence, pos, float(d) + 0.15 * overlap + prior))
         return sorted(out, key=lambda c: -c.score)
 
-    def _compose(self, candidates: list[Candidate], hits: list[Hit], features: dict) -> Answer:
+    def _compose(self, candidates: list[Candidate], hits: list[Hit], question: str) -> Answer:
         # the best-ranked passage always leads the answer: its rank weighs more evidence (exact terms, the
         # article around it, definitions, dates) than the similarity of any single sentence
         lead = next((c for c in candidates if c.hit.chunk.chunk_id == hits[0].chunk.chunk_id), None)
@@ -127,6 +131,7 @@ class Answerer:
             if c.hit.chunk.chunk_id not in passages and len(passages) < 3:
                 passages.append(c.hit.chunk.chunk_id)
         chosen = [c for c in chosen if c.hit.chunk.chunk_id in passages]
+        chosen += self._list_items(chosen, hits, passages, question)
         chosen.sort(key=lambda c: (passages.index(c.hit.chunk.chunk_id), c.position))
         citations, parts = [], []
         for n, cid in enumerate(passages, start=1):
@@ -137,6 +142,30 @@ class Answerer:
             parts.append(" ".join(_readable(c.sentence) for c in group) + f" [{n}]")
         return Answer(text="\n\n".join(parts), refused=False, mode="extractive", citations=tuple(citations),
                       retrieved=tuple(hits), notes=_notes(citations))
+
+    def _list_items(self, chosen: list[Candidate], hits: list[Hit], passages: list[str], question: str) -> list[Candidate]:
+        """"Folgende Praktiken sind verboten:" says nothing without its items, which are passages of their
+        own: after such an introduction comes the best sentence of its retrieved items, as one more
+        citation. `passages` is extended in place."""
+        added = []
+        for c in [c for c in chosen if _introduces_list(c.hit.chunk)]:
+            intro = c.hit.chunk
+            items = [h for h in hits if h.chunk.doc_id == intro.doc_id and h.chunk.section_key.startswith(intro.section_key + "/")]
+            cited = [h.chunk.chunk_id for h in items if h.chunk.chunk_id in passages]
+            if not cited:
+                if c.hit.signals.get("explicit"):  # "Was steht in Art. 5 Abs. 1?": the list from its start
+                    first = min(items, key=lambda h: (h.chunk.section_key, h.chunk.index), default=None)
+                    best = self._scored(question, [first])[:1] if first else []
+                    best = [replace(b, score=c.score) for b in best]
+                else:
+                    best = self._scored(question, items)[:1]
+                added += best
+                cited = [b.hit.chunk.chunk_id for b in best]
+            for chunk_id in reversed(cited):  # the items right after their introduction
+                if chunk_id in passages:
+                    passages.remove(chunk_id)
+                passages.insert(passages.index(intro.chunk_id) + 1, chunk_id)
+        return added
 
     def _asks_missing_guideline(self, question: str, query: Query) -> bool:
         if not _GUIDELINE_QUESTION.search(question):
@@ -152,6 +181,12 @@ class Answerer:
             text = NO_GUIDELINE + " " + text
         return Answer(text=text, refused=True, mode="extractive", citations=(), retrieved=tuple(hits),
                       notes=(f"Durchsuchte Dokumente: {covered}",), related=tuple(hits[:3]))
+
+
+def _introduces_list(chunk) -> bool:
+    """A passage that only introduces a list ("(1) Folgende Praktiken im KI-Bereich sind verboten:")."""
+    text = chunk.text.strip()
+    return "\n" not in text and (text.endswith(":") or text[-1:].isalnum())
 
 
 def _readable(sentence: str) -> str:

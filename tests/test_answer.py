@@ -75,6 +75,20 @@ def test_best_ranked_passage_leads_the_answer(answerer, question):
     assert "maschinengestütztes System" in answer.text.split("[1]")[0]
 
 
+def test_introduction_of_a_list_is_followed_by_one_of_its_items(answerer):
+    # "(3) Die Betriebsanleitungen enthalten mindestens folgende Informationen:" is a passage of its own,
+    # its Buchstaben are others: an answer citing the introduction also cites an item, right after it
+    answer = answerer.answer("Welche Angaben muss die Betriebsanleitung enthalten?")
+    labels = _labels(answer)
+    assert labels[0] == "Art. 13 Abs. 3 KI-VO", labels
+    assert labels[1].startswith("Art. 13 Abs. 3 Buchst. "), labels
+    first, second = answer.text.split("\n\n")[:2]
+    assert first.endswith("folgende Informationen: [1]") and second.endswith("[2]")
+    named = answerer.answer("Was steht in Artikel 5 Absatz 1?")  # a named list is shown from its start
+    assert _labels(named)[:2] == ["Art. 5 Abs. 1 KI-VO", "Art. 5 Abs. 1 Buchst. a KI-VO"], _labels(named)
+    assert "unterschwelligen Beeinflussung" in named.text
+
+
 def test_off_topic_question_is_refused_with_what_is_covered(answerer):
     answer = answerer.answer("Was gibt es heute in der Kantine zu essen?")
     assert answer.refused
