@@ -19,7 +19,7 @@ from assistant.lexical import tokens
 from assistant.question_input import check_question
 from assistant.records import Answer, Citation, Hit
 from assistant.refusal import RefusalModel, refusal_features
-from assistant.retrieve import Query, Retriever, dense_query_text
+from assistant.retrieve import Query, Retriever, asks_when, dense_query_text, states_date
 from assistant.sentences import split_sentences
 from assistant.version_answers import change_notes, changes_answer, version_filters
 from assistant.versions import DiffCache
@@ -33,6 +33,9 @@ _GUIDELINE_META = re.compile(r"\b(wer|beschlossen|beschließt|anpass\w*|fortgesc
                              r"aktualisier\w*|verabschiedet)\b", re.I)
 _GUIDELINE_QUESTION = re.compile(r"\b(leitlinie\w*|llm-leitlinie\w*|richtlinie\w* des landes|anlage 1)\b", re.I)
 CANDIDATE_PASSAGES = 5
+# a "wann" question is answered by a sentence that states a date: it gets more than the 0.04 within which
+# sentences join the answer (dev: fact coverage 0.750 -> 0.767)
+DATE_SENTENCE = 0.05
 _MARKER = re.compile(r"^(?:\(\d+[a-z]?\)|[a-z]\)|[ivx]+\)|\d+\.)\s+")
 
 
@@ -110,11 +113,13 @@ class Answerer:
         s_vecs = embedder.encode_passages([s for _, _, s in pool])
         dense = s_vecs @ q_vec
         q_terms = set(tokens(question))
+        when = asks_when(question)
         out = []
         for (hit, pos, sentence), d in zip(pool, dense):
             overlap = len(q_terms & set(tokens(sentence))) / len(q_terms) if q_terms else 0.0
             prior = 0.02 * (CANDIDATE_PASSAGES - hit.rank) / CANDIDATE_PASSAGES
-            out.append(Candidate(hit, sentence, pos, float(d) + 0.15 * overlap + prior))
+            dated = DATE_SENTENCE if when and states_date(sentence) else 0.0
+            out.append(Candidate(hit, sentence, pos, float(d) + 0.15 * overlap + prior + dated))
         return sorted(out, key=lambda c: -c.score)
 
     def _compose(self, candidates: list[Candidate], hits: list[Hit], question: str) -> Answer:

@@ -121,7 +121,7 @@ def build_snapshot(lib: Library) -> Snapshot:
             definitions[row] = frozenset(tokens(m.group(1)))
     return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, group_lexical,
                     sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions,
-                    np.array([1.0 if _DATE.search(c.text) else 0.0 for c in chunks]),
+                    np.array([1.0 if states_date(c.text) else 0.0 for c in chunks]),
                     np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks]))
 
 
@@ -291,7 +291,7 @@ class Retriever:
         else:
             fused, dense, lexical, signals = self._score(snap, rows, query.question, coverage)
         fused = fused * snap.weight[rows]
-        if DATE_BOOST and _WHEN_QUESTION.search(query.question):
+        if DATE_BOOST and asks_when(query.question):
             fused = fused * (1.0 + DATE_BOOST * snap.dated[rows])
         if follow_up and query.cited_keys:
             same = np.array([any(c.doc_id == d and c.section_key.split("/")[0] == key.split("/")[0]
@@ -339,6 +339,16 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, coverage: float, mode: str = "h
     w_dense = 0.0 if mode == "lexical" else 1.0
     fused = w_dense / (RRF_K + dense_rank) + lexical_weight(coverage, mode) / (RRF_K + lexical_rank)
     return fused, {"dense_rank": dense_rank, "lexical_rank": lexical_rank}
+
+
+def asks_when(question: str) -> bool:
+    """"Ab wann gilt …?", "Bis wann müssen …?": a question whose answer is a date."""
+    return bool(_WHEN_QUESTION.search(question))
+
+
+def states_date(text: str) -> bool:
+    """The text names a calendar date ("2. August 2026")."""
+    return bool(_DATE.search(text))
 
 
 def lexical_weight(coverage: float, mode: str = "hybrid") -> float:

@@ -168,6 +168,17 @@ def test_when_question_prefers_passages_that_state_a_date(answerer, monkeypatch)
     assert with_boost[0].chunk.label.startswith("Art. 111"), with_boost[0].chunk.label
 
 
+def test_when_question_is_answered_with_a_sentence_that_states_a_date(answerer, monkeypatch):
+    import assistant.answer as answer_module
+    from assistant.retrieve import states_date
+
+    question = "Ab wann gelten die Regeln für Hochrisiko-KI-Systeme?"
+    first = answerer.answer(question).text.split("\n\n")[0]
+    assert states_date(first), first
+    monkeypatch.setattr(answer_module, "DATE_SENTENCE", 0.0)
+    assert not states_date(answerer.answer(question).text.split("\n\n")[0]), "without the bonus no date comes first"
+
+
 def test_question_for_an_amount_is_answered_only_from_a_passage_that_states_one(answerer):
     fines = answerer.answer("Wie hoch sind die Geldbußen bei Verstößen gegen die verbotenen Praktiken?")
     assert not fines.refused and any(c.section.startswith("Art. 99") for c in fines.citations), _labels(fines)
