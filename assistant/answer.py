@@ -158,12 +158,9 @@ class Answerer:
             items = [h for h in hits if h.chunk.doc_id == intro.doc_id and h.chunk.section_key.startswith(intro.section_key + "/")]
             cited = [h.chunk.chunk_id for h in items if h.chunk.chunk_id in passages]
             if not cited:
-                if c.hit.signals.get("explicit"):  # "Was steht in Art. 5 Abs. 1?": the list from its start
-                    first = min(items, key=lambda h: (h.chunk.section_key, h.chunk.index), default=None)
-                    best = self._scored(question, [first])[:1] if first else []
-                    best = [replace(b, score=c.score) for b in best]
-                else:
-                    best = self._scored(question, items)[:1]
+                if c.hit.signals.get("explicit") and items:  # "Was steht in Art. 5 Abs. 1?": from its start
+                    items = [min(items, key=lambda h: (h.chunk.section_key, h.chunk.index))]
+                best = self._scored(question, items)[:1]
                 added += best
                 cited = [b.hit.chunk.chunk_id for b in best]
             for chunk_id in reversed(cited):  # the items right after their introduction

@@ -54,14 +54,11 @@ def writer_lock(settings: Settings):
     server the lock is a lease on the server, so it holds across hosts."""
     _data_dir(settings)
     fh = open(settings.lock_path, "a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
+    holder = _lock_or_holder(fh)
+    if holder:
         fh.close()
         raise WriterLockedError(f"{settings.data_dir}: the index is being changed by {holder}. "
-                                "Wait until it has finished and try again.") from None
+                                "Wait until it has finished and try again.")
     try:
         fh.seek(0)
         fh.truncate()
@@ -71,8 +68,7 @@ def writer_lock(settings: Settings):
             from assistant.registry_server import ServerRegistry
             from assistant.store import connect_chroma
 
-            with ServerRegistry(connect_chroma(settings), where=settings.chroma_url).lease(
-                    f"process {os.getpid()} on {socket.gethostname()}"):
+            with ServerRegistry(connect_chroma(settings), where=settings.chroma_url).lease(_this_process()):
                 yield
         else:
             yield
@@ -105,7 +101,7 @@ def release_writer(settings: Settings) -> str:
     if m and m.group(2) == socket.gethostname() and _alive(int(m.group(1))):
         raise WriterLockedError(f"{settings.chroma_url}: the index is being changed by {lease['holder']}, which is "
                                 "still running on this host. Wait until it has finished.")
-    released = registry.release_lease(by=f"python -m ingest unlock, process {os.getpid()} on {socket.gethostname()}")
+    released = registry.release_lease(by=f"python -m ingest unlock, {_this_process()}")
     if released is None:  # it lapsed or was handed back in the meantime
         return f"{settings.chroma_url}: no writer holds the index."
     return (f"{settings.chroma_url}: released the lock of {released['holder']} (taken {released['time'][:19]} UTC). "
@@ -117,13 +113,25 @@ def _local_writer(settings: Settings) -> str | None:
     if not settings.lock_path.is_file():
         return None
     with open(settings.lock_path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            return fh.read().strip() or "another process"
-        fcntl.flock(fh, fcntl.LOCK_UN)
+        holder = _lock_or_holder(fh)
+        if not holder:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    return holder
+
+
+def _lock_or_holder(fh) -> str | None:
+    """Take the lock on the open lock file and return None, or return who holds it."""
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.seek(0)
+        return fh.read().strip() or "another process"
     return None
+
+
+def _this_process() -> str:
+    """How a writer names itself on the server; `_HOLDER` reads it back."""
+    return f"process {os.getpid()} on {socket.gethostname()}"
 
 
 def _alive(pid: int) -> bool:

@@ -225,13 +225,15 @@ class Retriever:
         """Fused relevance of the candidate rows for one query text (dense, lexical, coordination, article)."""
         expansion = expand(text) if USE_GLOSSARY else ""
         dense = self.dense_scores(snap, q_vec)[rows]
-        q_tokens = snap.lexical.query_tokens(f"{text} {expansion}")
+        # no word runs across a space: the tokens of "text expansion" are the text's followed by the expansion's
+        own_tokens = snap.lexical.query_tokens(text)
+        q_tokens = own_tokens + snap.lexical.query_tokens(expansion)
         lexical = snap.lexical.scores(q_tokens)[rows]
         fused, signals = fuse(dense, lexical, coverage, mode=self.mode)
         if COORDINATION_WEIGHT:
             # the question's own words only (the glossary's added terms are alternatives, not requirements);
             # equal shares are ordered by the other list of the mode
-            share = snap.lexical.coordination(snap.lexical.query_tokens(text))[rows]
+            share = snap.lexical.coordination(own_tokens)[rows]
             tie = lexical / (lexical.max() or 1.0) if self.mode == "lexical" else dense
             weight = COORDINATION_WEIGHT * lexical_weight(coverage, self.mode)
             fused = fused + weight / (RRF_K + _ranks(share + 0.001 * tie))

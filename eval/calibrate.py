@@ -44,8 +44,9 @@ def calibrate(doc: dict, split: str = "dev") -> str:
     threshold = best[1]
     lines = []
     for part, t in ((split, DEFAULT_THRESHOLD), (split, threshold), ("test", DEFAULT_THRESHOLD), ("test", threshold)):
-        acc, missed, false = _accuracy(decisions(doc, t), part)
-        n = sum(1 for s, _, _ in decisions(doc, t) if s == part)
+        decided = decisions(doc, t)
+        acc, missed, false = _accuracy(decided, part)
+        n = sum(1 for s, _, _ in decided if s == part)
         what = "in use " if t == DEFAULT_THRESHOLD else "best on " + split + " "
         lines.append(f"{part}: {what}threshold {t:.4f} -> accuracy {acc:.3f}, missed refusals {missed}, "
                      f"false refusals {false} ({n} questions)")
