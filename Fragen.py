@@ -1,7 +1,7 @@
 """Staff chat: ask in German, get an answer whose every sentence cites its passage.
 
 Widgets and session state only; texts and HTML come from `assistant.ui_text`, storage from
-`assistant.feedback`, the personal-data check from `assistant.privacy`.
+`assistant.governance.feedback`, the personal-data check from `assistant.governance.privacy`.
 """
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import streamlit as st
 from pydantic import ValidationError
 
 from assistant import ui_text as ui
-from assistant.answer import Answerer, Turn
-from assistant.answer_log import AnswerLog
+from assistant.answering.extractive import Answerer, Turn
+from assistant.governance.answer_log import AnswerLog
 from assistant.errors import AssistantError
-from assistant.question_input import clean_question
-from assistant.feedback import FeedbackStore, feedback_path
-from assistant.privacy import describe, find_personal_data
+from assistant.question.checks import clean_question
+from assistant.governance.feedback import FeedbackStore, feedback_path
+from assistant.governance.privacy import describe, find_personal_data
 from assistant.records import Answer
-from assistant.retrieve import Query, Retriever
+from assistant.retrieval.ranking import Query, Retriever
 from assistant.settings import Settings
 
 WARM_UP = "Was ist ein KI-System?"
@@ -33,7 +33,7 @@ def load_answerer(fingerprint: str, _settings: Settings) -> Answerer:
     """Library, retriever (snapshot warmed) and answerer, once per process and settings; answering one
     warm-up question loads the model, so the first real question is fast (it is not logged). Old feedback
     and answer log entries are purged here."""
-    from assistant.library import open_library
+    from assistant.storage.library import open_library
 
     answerer = Answerer(Retriever(open_library(_settings)))
     answerer.retriever.snapshot()
@@ -45,8 +45,8 @@ def load_answerer(fingerprint: str, _settings: Settings) -> Answerer:
 
 @st.cache_resource(show_spinner=False)
 def load_llm(fingerprint: str, _settings: Settings, _answerer: Answerer):
-    from assistant.generate import LLMAnswerer
-    from assistant.models import chat_model
+    from assistant.answering.llm import LLMAnswerer
+    from assistant.storage.models import chat_model
 
     return LLMAnswerer(_answerer, chat_model(_settings))
 

@@ -75,15 +75,15 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         print("Fehler: Der LLM-Modus ist nicht eingerichtet: setzen Sie ASSISTANT_LLM_BASE_URL und "
               "ASSISTANT_LLM_MODEL (z. B. in .env).", file=sys.stderr)
         return 1
-    from assistant.answer import Answerer
-    from assistant.answer_log import AnswerLog
-    from assistant.library import open_library
-    from assistant.retrieve import Retriever
+    from assistant.answering.extractive import Answerer
+    from assistant.governance.answer_log import AnswerLog
+    from assistant.storage.library import open_library
+    from assistant.retrieval.ranking import Retriever
 
     answerer = Answerer(Retriever(open_library(settings)), k=args.k)
     if args.mode == "llm":
-        from assistant.generate import LLMAnswerer
-        from assistant.models import chat_model
+        from assistant.answering.llm import LLMAnswerer
+        from assistant.storage.models import chat_model
 
         answerer = LLMAnswerer(answerer, chat_model(settings))
     started = time.perf_counter()
@@ -121,7 +121,7 @@ MIN_PASSWORD_CHARS = 10
 def cmd_hash_password(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
-    from assistant.auth import hash_password
+    from assistant.governance.auth import hash_password
 
     if sys.stdin.isatty():
         password = getpass.getpass("Administrator-Passwort: ")
@@ -144,7 +144,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     """The answer log for the data-protection officer and auditors: read only, never changed."""
     import datetime as dt
 
-    from assistant.answer_log import answer_log_path, dumps, format_entries, read_entries
+    from assistant.governance.answer_log import answer_log_path, dumps, format_entries, read_entries
 
     try:
         since = dt.date.fromisoformat(args.since) if args.since else None
@@ -171,9 +171,9 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     """Data protection: feedback (with its confirmations), the admin audit log and the answer log are kept
     only for the retention period; this deletes what is older. Run it regularly (e.g. daily from cron)."""
-    from assistant.answer_log import AnswerLog
-    from assistant.feedback import FeedbackStore, feedback_path
-    from assistant.retention import purge_jsonl
+    from assistant.governance.answer_log import AnswerLog
+    from assistant.governance.feedback import FeedbackStore, feedback_path
+    from assistant.governance.retention import purge_jsonl
 
     days = args.days if args.days is not None else settings.retention_days
     removed = FeedbackStore(feedback_path(settings.data_dir)).purge(days)

@@ -11,7 +11,7 @@ import re
 from urllib.parse import urlparse
 
 from assistant.records import Answer, Citation, DocumentVersion, Hit
-from assistant.sentences import split_sentences
+from assistant.text.sentences import split_sentences
 
 KIND_LABELS = {"regulation": "Verordnung", "cabinet-decision": "Ministerratsbeschluss", "guideline": "Leitlinie"}
 MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",

@@ -4,7 +4,7 @@
     python -m bench.lexical --scales 1,20 --repeat 3
 
 Compares the implementation before issue 8 (every text tokenised twice, the group texts tokenised again,
-rank_bm25's BM25Okapi) with the current one (assistant/lexical.py: one word split per chunk text, BM25
+rank_bm25's BM25Okapi) with the current one (assistant/retrieval/lexical.py: one word split per chunk text, BM25
 weights in a sparse matrix) on the same chunks, and checks that both give the same scores. No model and
 no index: the chunks come from the chunker (`read_document`, `chunk_sections`), the 5x/20x copies from
 bench/synthetic.py. Prints medians; CPU-only, so it is much less noisy than `bench.run`, but still
@@ -30,7 +30,7 @@ _OLD_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 
 
 def _old_tokens(text: str, vocab=None) -> list[str]:
-    from assistant.lexical import STOPWORDS, stem
+    from assistant.text.words import STOPWORDS, stem
 
     out: list[str] = []
     for m in _OLD_WORD.finditer(text.lower().translate(_OLD_FOLD)):
@@ -51,7 +51,7 @@ class TwoPassIndex:
     def __init__(self, texts: list[str]):
         from rank_bm25 import BM25Okapi
 
-        from assistant.lexical import Vocabulary
+        from assistant.text.words import Vocabulary
 
         base = [_old_tokens(t) for t in texts]
         self.vocab = Vocabulary({t for doc in base for t in doc})
@@ -84,9 +84,9 @@ def corpus_chunks(scale: int, folder: Path) -> tuple[list, dict[str, str]]:
 
 
 def measure(scale: int, repeat: int, questions: list[str]) -> dict:
-    from assistant.glossary import expand
-    from assistant.lexical import stem
-    from assistant.retrieve import group_key, lexical_indexes
+    from assistant.question.glossary import expand
+    from assistant.text.words import stem
+    from assistant.retrieval.ranking import group_key, lexical_indexes
 
     with tempfile.TemporaryDirectory(prefix="bench-lexical-") as tmp:
         chunks, titles = corpus_chunks(scale, Path(tmp))

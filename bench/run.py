@@ -88,7 +88,7 @@ class EncodeTimer:
         self.outer_seconds = 0.0  # inside encode_passages, including cache I/O
 
     def __enter__(self):
-        from assistant.models import PASSAGE_PROMPT
+        from assistant.storage.models import PASSAGE_PROMPT
 
         emb = self.embedder
         self._saved = {k: emb.__dict__[k] for k in ("_encode", "encode_passages") if k in emb.__dict__}
@@ -141,7 +141,7 @@ def git_revision() -> str:
 
 def full_ingest(data_dir: Path, embedder) -> tuple[object, dict]:
     """The manifest into a fresh data directory with an empty embedding cache: every passage encoded."""
-    from assistant.library import open_library
+    from assistant.storage.library import open_library
     from ingest.pipeline import ingest_manifest
 
     lib = open_library(make_settings(data_dir), embedder=embedder)
@@ -194,8 +194,8 @@ def latency(lib, questions: list[dict]) -> dict:
 
     The embedder's per-process query-vector cache is cleared before every timed call, so each question
     pays for its query encoding as a new question would."""
-    from assistant.answer import Answerer, Turn
-    from assistant.retrieve import Query, Retriever
+    from assistant.answering.extractive import Answerer, Turn
+    from assistant.retrieval.ranking import Query, Retriever
 
     retriever = Retriever(lib)
     answerer = Answerer(retriever)
@@ -315,7 +315,7 @@ def profile_answers(answerer, questions: list[dict], label: str = "1x") -> dict:
 
 
 def profile_snapshot(lib, label: str) -> dict:
-    from assistant.retrieve import build_snapshot
+    from assistant.retrieval.ranking import build_snapshot
 
     result = profile(lambda: build_snapshot(lib))
     result["what"] = f"build_snapshot at {label} (vectors from the embedding cache)"
@@ -325,7 +325,7 @@ def profile_snapshot(lib, label: str) -> dict:
 def sample_real_encoding(embedder, texts: list[str], *, fraction: float = 0.01, low: int = 64, high: int = 320) -> dict:
     """Really encode a stride sample of the synthetic passages; estimate the time for all of them by
     the sample's share of characters."""
-    from assistant.models import PASSAGE_PROMPT, Embedder
+    from assistant.storage.models import PASSAGE_PROMPT, Embedder
 
     unique = list(dict.fromkeys(texts))
     if not unique:
@@ -345,8 +345,8 @@ def sample_real_encoding(embedder, texts: list[str], *, fraction: float = 0.01, 
 def scaling(workdir: Path, base_embedder, x1_cache: Path, scales: list[int], questions: list[dict],
             x1_ingest: dict, profile_questions: int) -> list[dict]:
     """Grow one index to each scale with synthetic copies of the AI Act; measure at each scale."""
-    from assistant.library import open_library
-    from assistant.models import Embedder, EmbeddingCache
+    from assistant.storage.library import open_library
+    from assistant.storage.models import Embedder, EmbeddingCache
     from bench.synthetic import PerturbedVectors, install, read_cache_vectors, uninstall, write_copy
     from ingest.manifest import read_manifest
     from ingest.pipeline import ingest_manifest, ingest_version
@@ -563,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("bench: model or corpus missing; run `make setup` first.")
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from assistant.models import Embedder, EmbeddingCache
+    from assistant.storage.models import Embedder, EmbeddingCache
 
     deadline = time.monotonic() + 60 * args.wait_idle
     while args.wait_idle and load_average() and load_average()[0] >= 1.5 and time.monotonic() < deadline:

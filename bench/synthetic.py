@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.models import PASSAGE_PROMPT, Embedder, text_hash
+from assistant.storage.models import PASSAGE_PROMPT, Embedder, text_hash
 from assistant.records import DocumentVersion
-from assistant.sentences import split_sentences
+from assistant.text.sentences import split_sentences
 
 # Pairs swapped in both directions (so applying the swap twice gives back the original text). None of
 # these words occurs in the document title or in a structural heading keyword (Artikel, Anhang, ...).

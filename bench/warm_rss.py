@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedding-model", default="models/multilingual-e5-small")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    from assistant.answer import Answerer
-    from assistant.library import open_library
-    from assistant.retrieve import Retriever
+    from assistant.answering.extractive import Answerer
+    from assistant.storage.library import open_library
+    from assistant.retrieval.ranking import Retriever
     from assistant.settings import Settings
 
     settings = Settings(data_dir=args.data_dir, embedding_model=args.embedding_model, _env_file=None)

@@ -9,7 +9,7 @@ question about guidelines that are not stored) stay refused whatever the thresho
 """
 from __future__ import annotations
 
-from assistant.refusal import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, RefusalModel
+from assistant.answering.refusal import DEFAULT_THRESHOLD, DEFAULT_WEIGHTS, RefusalModel
 
 
 def decisions(doc: dict, threshold: float) -> list[tuple[str, bool, bool]]:

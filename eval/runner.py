@@ -16,12 +16,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from assistant.answer import Answerer, Turn
-from assistant.library import Library, open_library
-from assistant.models import Embedder, EmbeddingCache
+from assistant.answering.extractive import Answerer, Turn
+from assistant.storage.library import Library, open_library
+from assistant.storage.models import Embedder, EmbeddingCache
 from assistant.records import DocumentVersion
-from assistant.refusal import RefusalModel
-from assistant.retrieve import Retriever
+from assistant.answering.refusal import RefusalModel
+from assistant.retrieval.ranking import Retriever
 from assistant.settings import Settings
 from eval.metrics import attach_eval, summarise
 

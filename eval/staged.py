@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from assistant.answer import Answerer
-from assistant.library import Library
-from assistant.retrieve import Retriever
+from assistant.answering.extractive import Answerer
+from assistant.storage.library import Library
+from assistant.retrieval.ranking import Retriever
 from eval.gate import GateResult, gate
 from eval.metrics import attach_eval, summarise
 from eval.report import compare

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 
 from assistant.records import Chunk, Section
-from assistant.sentences import pack_sentences
+from assistant.text.sentences import pack_sentences
 
 
 def chunk_id(doc_id: str, section_key: str, text: str) -> str:

@@ -7,7 +7,7 @@ import time
 from tqdm import tqdm
 
 from assistant.errors import IndexMismatchError, InputError
-from assistant.library import open_library, release_writer, writer_lock
+from assistant.storage.library import open_library, release_writer, writer_lock
 from assistant.records import DocumentVersion
 from ingest.manifest import check_date
 from ingest.pipeline import ingest_manifest, ingest_version, rebuild
@@ -65,7 +65,7 @@ def cmd_status(settings, args) -> int:
 
 
 def cmd_search(settings, args) -> int:
-    from assistant.retrieve import Retriever
+    from assistant.retrieval.ranking import Retriever
 
     lib = open_library(settings)
     started = time.perf_counter()
@@ -206,7 +206,7 @@ def cmd_diff(settings, args) -> int:
             return 0
         old = prev.version
     diff, paths = write_diff_report(lib, args.doc_id, old, new)
-    from assistant.versions import to_markdown
+    from assistant.answering.versions import to_markdown
 
     print(to_markdown(diff, lib.registry.version(args.doc_id, new).title))
     print("Bericht: " + ", ".join(str(p) for p in paths))

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from assistant.errors import InputError
-from assistant.library import Library
+from assistant.storage.library import Library
 from assistant.records import Chunk, DocumentVersion, Line, Section
-from assistant.sentences import split_sentences
+from assistant.text.sentences import split_sentences
 from ingest.chunks import chunk_sections
 from ingest.clean import join_broken_lines, repair_text
 from ingest.load import MAX_FILE_BYTES, load_lines

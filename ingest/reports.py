@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from assistant.library import Library
-from assistant.versions import VersionDiff, diff_sections, sections_of, to_html, to_markdown
+from assistant.storage.library import Library
+from assistant.answering.versions import VersionDiff, diff_sections, sections_of, to_html, to_markdown
 
 
 def version_diff(lib: Library, doc_id: str, old: str, new: str) -> VersionDiff:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.errors import InputError, write_failed
-from assistant.library import Library, writer_lock
+from assistant.storage.library import Library, writer_lock
 from assistant.records import DocumentVersion
-from assistant.registry import open_registry
+from assistant.storage.registry import open_registry
 from assistant.settings import Settings
 from ingest.chunks import chunk_sections
 from ingest.load import MAX_FILE_BYTES

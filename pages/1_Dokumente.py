@@ -13,11 +13,11 @@ from pathlib import Path
 import streamlit as st
 from pydantic import ValidationError
 
-from assistant.auth import login_form, logout_button, session_guard
+from assistant.governance.auth import login_form, logout_button, session_guard
 from assistant.errors import AssistantError, WriterLockedError
-from assistant.library import open_library
+from assistant.storage.library import open_library
 from assistant.records import DocumentVersion
-from assistant.registry import open_registry
+from assistant.storage.registry import open_registry
 from assistant.settings import Settings
 from ingest.upload import admin_ingest, admin_set_state, admin_upload, audit, read_audit
 
@@ -156,7 +156,7 @@ def run_gate(lib, doc: DocumentVersion) -> dict:
 
 def show_changes(doc_id: str, version: str) -> None:
     """The section-level diff against the version before, as MASTD reviews it before activating."""
-    from assistant.versions import to_markdown
+    from assistant.answering.versions import to_markdown
     from ingest.reports import version_diff
 
     lib = load_library(str(settings.data_dir), settings.embedding_model, settings)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import streamlit as st
 from pydantic import ValidationError
 
-from assistant.auth import login_form, logout_button, session_guard
+from assistant.governance.auth import login_form, logout_button, session_guard
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 from eval.metrics import doc_rows, group_rows, summarise_rows

@@ -18,8 +18,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(FIXTURES))
 
-from assistant.library import open_library  # noqa: E402
-from assistant.models import Embedder, EmbeddingCache  # noqa: E402
+from assistant.storage.library import open_library  # noqa: E402
+from assistant.storage.models import Embedder, EmbeddingCache  # noqa: E402
 from assistant.records import DocumentVersion  # noqa: E402
 from assistant.settings import Settings  # noqa: E402
 
@@ -86,7 +86,7 @@ def guideline_pdfs(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def password_hash() -> str:
     """Admin password hash for the admin and evaluation page tests (password: PASSWORD there)."""
-    from assistant.auth import hash_password
+    from assistant.governance.auth import hash_password
 
     return hash_password("test-passwort")
 
@@ -94,7 +94,7 @@ def password_hash() -> str:
 @pytest.fixture
 def fresh_lockout():
     """The login failure counter is process-wide on purpose; tests must not inherit each other's failures."""
-    from assistant import auth
+    from assistant.governance import auth
 
     auth.FAILURES.reset()
     yield

@@ -13,11 +13,11 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assistant import auth
-from assistant.auth import AdminRequired, LoginGuard, hash_password
+from assistant.governance import auth
+from assistant.governance.auth import AdminRequired, LoginGuard, hash_password
 from assistant.errors import InputError
-from assistant.library import open_library, writer_lock
-from assistant.registry import Registry
+from assistant.storage.library import open_library, writer_lock
+from assistant.storage.registry import Registry
 from conftest import CACHE, GUIDELINE_V1, MODEL_DIR, ROOT, make_settings
 from ingest.load import MAX_FILE_BYTES
 from ingest.pipeline import ingest_version
@@ -253,7 +253,7 @@ def test_audit_appends_one_json_line_per_action(tmp_path):
 
 def test_new_version_with_gate_is_activated_after_the_gate_and_its_changes_are_shown(
         monkeypatch, empty_data_dir, password_hash, guideline_pdfs, embedder):
-    from assistant.library import open_library
+    from assistant.storage.library import open_library
     from conftest import GUIDELINE_V2, make_settings
     from ingest.pipeline import ingest_version
 

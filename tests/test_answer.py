@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer import Answerer, Turn
-from assistant.retrieve import Retriever
+from assistant.answering.extractive import Answerer, Turn
+from assistant.retrieval.ranking import Retriever
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def test_paraphrased_question_finds_its_article(answerer):
      "anh-III/nr-4"),
 ])
 def test_scenario_before_the_question_finds_its_annex_iii_area(answerer, monkeypatch, question, annex_item):
-    import assistant.retrieve as retrieve
+    import assistant.retrieval.ranking as retrieve
 
     def found():
         return [h.chunk.section_key for h in answerer.retriever.search(question, k=5)]
@@ -56,7 +56,7 @@ def test_scenario_before_the_question_finds_its_annex_iii_area(answerer, monkeyp
 
 
 def test_question_parts_are_its_sentences_only_when_it_has_several():
-    from assistant.retrieve import question_parts
+    from assistant.retrieval.ranking import question_parts
 
     assert question_parts("Wir möchten Bewerbungen vorsortieren lassen. Ist das ein Hochrisiko-System?") == [
         "Wir möchten Bewerbungen vorsortieren lassen.", "Ist das ein Hochrisiko-System?"]
@@ -157,7 +157,7 @@ def test_off_topic_question_after_a_conversation_is_still_refused(answerer):
 
 
 def test_when_question_prefers_passages_that_state_a_date(answerer, monkeypatch):
-    import assistant.retrieve as retrieve
+    import assistant.retrieval.ranking as retrieve
 
     question = "Ab wann gelten die Pflichten für Anbieter von KI-Modellen mit allgemeinem Verwendungszweck?"
     with_boost = answerer.retriever.search(question, k=5)
@@ -169,8 +169,8 @@ def test_when_question_prefers_passages_that_state_a_date(answerer, monkeypatch)
 
 
 def test_when_question_is_answered_with_a_sentence_that_states_a_date(answerer, monkeypatch):
-    import assistant.answer as answer_module
-    from assistant.retrieve import states_date
+    import assistant.answering.extractive as answer_module
+    from assistant.retrieval.ranking import states_date
 
     question = "Ab wann gelten die Regeln für Hochrisiko-KI-Systeme?"
     first = answerer.answer(question).text.split("\n\n")[0]

@@ -17,9 +17,9 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assistant import answer_log
-from assistant.answer_log import AnswerLog, answer_log_path, model_name, read_entries
-from assistant.privacy import find_personal_data, redact
+from assistant.governance import answer_log
+from assistant.governance.answer_log import AnswerLog, answer_log_path, model_name, read_entries
+from assistant.governance.privacy import find_personal_data, redact
 from assistant.records import Answer, Citation
 from conftest import MODEL_DIR, ROOT
 

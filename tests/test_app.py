@@ -6,7 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from assistant import ui_text as ui
-from assistant.feedback import FeedbackStore, feedback_path
+from assistant.governance.feedback import FeedbackStore, feedback_path
 from assistant.records import Chunk, Citation, DocumentVersion, Hit
 from conftest import ROOT
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assistant.library import open_library
+from assistant.storage.library import open_library
 from conftest import CACHE, GUIDELINE_V1, GUIDELINE_V2, ROOT, make_settings
 from ingest.pipeline import ingest_version
 

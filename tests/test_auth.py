@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from assistant.auth import AdminRequired, FailureCounter, LoginGuard, hash_password, verify_password
+from assistant.governance.auth import AdminRequired, FailureCounter, LoginGuard, hash_password, verify_password
 from conftest import ROOT
 
 pytestmark = pytest.mark.security

@@ -11,10 +11,10 @@ import sys
 
 import pytest
 
-from assistant.answer import Answerer
+from assistant.answering.extractive import Answerer
 from assistant.errors import InputError
-from assistant.library import open_library
-from assistant.retrieve import Retriever
+from assistant.storage.library import open_library
+from assistant.retrieval.ranking import Retriever
 from conftest import GUIDELINE_V1, MODEL_DIR, ROOT, make_settings
 from ingest.pipeline import ingest_version
 

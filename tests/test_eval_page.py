@@ -9,8 +9,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assistant import auth
-from assistant.auth import hash_password
+from assistant.governance import auth
+from assistant.governance.auth import hash_password
 from conftest import CACHE, MODEL_DIR, ROOT
 from eval.metrics import attach_eval
 from eval.report import render

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from assistant.retrieve import Retriever
+from assistant.retrieval.ranking import Retriever
 from conftest import CACHE, FIXTURES, ROOT, make_settings
 from eval.gate import gate, load_thresholds
 from eval.metrics import normalise

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from assistant.feedback import LLM_CONFIRMED, FeedbackStore, feedback_path
+from assistant.governance.feedback import LLM_CONFIRMED, FeedbackStore, feedback_path
 from assistant.records import Answer, Citation
 
 CITATION = Citation(n=1, doc_id="eu-ai-act", title="Verordnung (EU) 2024/1689", section="Art. 26 Abs. 6 KI-VO",

@@ -15,11 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from assistant.answer import Answerer, Turn
-from assistant.generate import DATA_NOT_INSTRUCTIONS, NOT_ANSWERED, REWRITE_PROMPT, UNREACHABLE, UNVERIFIED, LLMAnswerer
-from assistant.models import chat_model
+from assistant.answering.extractive import Answerer, Turn
+from assistant.answering.llm import DATA_NOT_INSTRUCTIONS, NOT_ANSWERED, REWRITE_PROMPT, UNREACHABLE, UNVERIFIED, LLMAnswerer
+from assistant.storage.models import chat_model
 from assistant.records import Answer
-from assistant.retrieve import Retriever
+from assistant.retrieval.ranking import Retriever
 from assistant.settings import Settings
 
 PROTOCOLS = "Wie lange müssen Betreiber von Hochrisiko-KI-Systemen die automatisch erzeugten Protokolle aufbewahren?"

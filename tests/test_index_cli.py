@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from assistant.errors import IndexMismatchError
-from assistant.library import open_library
+from assistant.storage.library import open_library
 from conftest import MODEL_DIR, ROOT, make_settings
 from ingest.pipeline import ingest_version
 
@@ -49,7 +49,7 @@ def test_search_prints_labelled_passages(corpus_library):
 
 
 def test_unlock_never_frees_the_lock_of_a_writer_that_is_still_running(tmp_path):
-    from assistant.library import writer_lock
+    from assistant.storage.library import writer_lock
 
     settings = make_settings(tmp_path / "data")
     with writer_lock(settings):

@@ -17,10 +17,10 @@ import pytest
 
 from conftest import CACHE, FIXTURES, GUIDELINE_V1, GUIDELINE_V2, MODEL_DIR, ROOT, copy_corpus, make_settings
 from assistant.errors import InputError, ManifestError
-from assistant.library import open_library, writer_lock
-from assistant.models import text_hash
-from assistant.registry import Registry
-from assistant.sentences import split_sentences
+from assistant.storage.library import open_library, writer_lock
+from assistant.storage.models import text_hash
+from assistant.storage.registry import Registry
+from assistant.text.sentences import split_sentences
 from ingest.chunks import chunk_sections
 from ingest.manifest import check_file, read_manifest, sha256_file
 from ingest.pipeline import ingest_manifest, ingest_version, read_document

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.privacy import describe, find_personal_data, iban_is_valid, redact
+from assistant.governance.privacy import describe, find_personal_data, iban_is_valid, redact
 
 pytestmark = pytest.mark.security
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from assistant.retention import purge_jsonl
+from assistant.governance.retention import purge_jsonl
 from conftest import ROOT
 
 

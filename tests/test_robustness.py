@@ -5,10 +5,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from assistant.answer import Answerer
-from assistant.library import open_library
+from assistant.answering.extractive import Answerer
+from assistant.storage.library import open_library
 from assistant.records import DocumentVersion
-from assistant.retrieve import Retriever
+from assistant.retrieval.ranking import Retriever
 from conftest import FIXTURES, make_settings
 from ingest.pipeline import ingest_version
 
@@ -52,8 +52,8 @@ def test_instruction_inside_a_document_is_treated_as_data(tmp_path, embedder):
 def test_instruction_inside_a_document_is_treated_as_data_in_the_llm_mode_too(tmp_path, embedder):
     """The scripted model obeys the injected instruction; the check drops the uncited obedience and keeps
     only what a passage supports, and the passage reached the model inside the data frame."""
-    from assistant.generate import DATA_NOT_INSTRUCTIONS, LLMAnswerer
-    from assistant.models import chat_model
+    from assistant.answering.llm import DATA_NOT_INSTRUCTIONS, LLMAnswerer
+    from assistant.storage.models import chat_model
     from test_generate import ScriptedLLM, llm_settings, passages_of
 
     lib = open_library(make_settings(tmp_path / "data"), embedder=embedder)

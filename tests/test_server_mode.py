@@ -17,14 +17,14 @@ import pytest
 from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
-from assistant.answer import Answerer
+from assistant.answering.extractive import Answerer
 from assistant.errors import InputError, StorageError, WriterLockedError
-from assistant.library import open_library, writer_lock
+from assistant.storage.library import open_library, writer_lock
 from assistant.records import DocumentVersion
-from assistant.registry import open_registry
-from assistant.registry_server import ServerRegistry
-from assistant.retrieve import Retriever
-from assistant.store import connect_chroma
+from assistant.storage.registry import open_registry
+from assistant.storage.registry_server import ServerRegistry
+from assistant.retrieval.ranking import Retriever
+from assistant.storage.store import connect_chroma
 from conftest import CACHE, GUIDELINE_V1, GUIDELINE_V2, MODEL_DIR, ROOT, make_settings
 from eval.runner import answer_all, load_questions
 from ingest.pipeline import ingest_version

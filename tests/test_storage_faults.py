@@ -15,10 +15,10 @@ from dataclasses import replace
 
 import pytest
 
-from assistant.answer import Answerer
+from assistant.answering.extractive import Answerer
 from assistant.errors import StorageError
-from assistant.library import open_library
-from assistant.retrieve import Retriever
+from assistant.storage.library import open_library
+from assistant.retrieval.ranking import Retriever
 from conftest import CACHE, GUIDELINE_V1, GUIDELINE_V2, MODEL_DIR, ROOT, make_settings
 from ingest.pipeline import chunk_sections, ingest_version, read_document, store_chunks
 

@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import pytest
 
-from assistant.answer import Answerer
-from assistant.library import open_library
-from assistant.retrieve import Retriever
+from assistant.answering.extractive import Answerer
+from assistant.storage.library import open_library
+from assistant.retrieval.ranking import Retriever
 from conftest import CACHE, GUIDELINE_V1, GUIDELINE_V2, MODEL_DIR, ROOT, make_settings
 from eval.staged import staged_gate
 from ingest.pipeline import ingest_version

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 
 from assistant.errors import IndexMismatchError, StorageError, write_failed
-from assistant.models import Embedder
+from assistant.storage.models import Embedder
 from assistant.records import Chunk
 from assistant.settings import Settings
 

@@ -159,8 +159,8 @@ class Registry(VersionQueries):
 def open_registry(settings):
     """The registry beside the chunks: on the Chroma server when one is configured, else SQLite in the data dir."""
     if settings.chroma_url:
-        from assistant.registry_server import ServerRegistry
-        from assistant.store import connect_chroma
+        from assistant.storage.registry_server import ServerRegistry
+        from assistant.storage.store import connect_chroma
 
         return ServerRegistry(connect_chroma(settings), where=settings.chroma_url)
     return Registry(settings.registry_path)

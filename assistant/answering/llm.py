@@ -17,10 +17,10 @@ import time
 from dataclasses import replace
 from typing import Iterator
 
-from assistant.answer import Answerer, Turn, _citation, _notes
-from assistant.lexical import tokens
+from assistant.answering.extractive import Answerer, Turn, _citation, _notes
+from assistant.text.words import tokens
 from assistant.records import Answer, Citation, Hit
-from assistant.sentences import split_sentences
+from assistant.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.lexical import tokens
-from assistant.question_input import check_question
+from assistant.text.words import tokens
+from assistant.question.checks import check_question
 from assistant.records import Answer, Citation, Hit
-from assistant.refusal import RefusalModel, refusal_features
-from assistant.retrieve import Query, Retriever, asks_when, dense_query_text, states_date
-from assistant.sentences import split_sentences
-from assistant.version_answers import change_notes, changes_answer, version_filters
-from assistant.versions import DiffCache
+from assistant.answering.refusal import RefusalModel, refusal_features
+from assistant.retrieval.ranking import Query, Retriever, asks_when, dense_query_text, states_date
+from assistant.text.sentences import split_sentences
+from assistant.answering.version_answers import change_notes, changes_answer, version_filters
+from assistant.answering.versions import DiffCache
 
 MAX_SENTENCES = 4
 NO_GUIDELINE = ("Die Leitlinien zur konformen Nutzung von LLMs in der Landesverwaltung sind noch nicht hinterlegt; "

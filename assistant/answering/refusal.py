@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.lexical import tokens
+from assistant.text.words import tokens
 
 DEFAULT_WEIGHTS = {"top_dense": 1.0, "best_sentence": 1.0, "overlap": 0.35, "agreement": 0.03}
 DEFAULT_THRESHOLD = 1.76

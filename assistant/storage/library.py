@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.errors import StorageError, WriterLockedError
-from assistant.models import Embedder, EmbeddingCache
-from assistant.registry import Registry, open_registry
+from assistant.storage.models import Embedder, EmbeddingCache
+from assistant.storage.registry import Registry, open_registry
 from assistant.settings import Settings
-from assistant.store import ChunkStore
+from assistant.storage.store import ChunkStore
 
 
 @dataclass
@@ -31,8 +31,8 @@ def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_
     if embedder is None:
         cache = EmbeddingCache(cache_path or settings.embedding_cache_path)
         if settings.chroma_url:  # vectors computed by the ingesting instance reach every app instance
-            from assistant.shared_cache import LayeredCache, ServerEmbeddingCache
-            from assistant.store import connect_chroma
+            from assistant.storage.shared_cache import LayeredCache, ServerEmbeddingCache
+            from assistant.storage.store import connect_chroma
 
             cache = LayeredCache(cache, ServerEmbeddingCache(connect_chroma(settings), where=settings.chroma_url))
         embedder = Embedder(settings.embedding_model, cache=cache)
@@ -65,8 +65,8 @@ def writer_lock(settings: Settings):
         fh.write(f"process {os.getpid()}")
         fh.flush()
         if settings.chroma_url:  # writers on other hosts share the server, not this folder
-            from assistant.registry_server import ServerRegistry
-            from assistant.store import connect_chroma
+            from assistant.storage.registry_server import ServerRegistry
+            from assistant.storage.store import connect_chroma
 
             with ServerRegistry(connect_chroma(settings), where=settings.chroma_url).lease(_this_process()):
                 yield
@@ -90,8 +90,8 @@ def release_writer(settings: Settings) -> str:
     if not settings.chroma_url:
         return (f"{settings.data_dir}: no writer holds the index (the lock of a process that ended is freed by "
                 "the system).")
-    from assistant.registry_server import ServerRegistry
-    from assistant.store import connect_chroma
+    from assistant.storage.registry_server import ServerRegistry
+    from assistant.storage.store import connect_chroma
 
     registry = ServerRegistry(connect_chroma(settings), where=settings.chroma_url)
     lease = registry.current_lease()

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from assistant.errors import StorageError
-from assistant.models import EmbeddingCache
-from assistant.store import side_collection
+from assistant.storage.models import EmbeddingCache
+from assistant.storage.store import side_collection
 
 COLLECTION = "embedding-cache"
 _PAGE = 500

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from assistant.records import Answer, Citation, DocumentVersion, Hit
-from assistant.retrieve import Query, Retriever
-from assistant.sentences import split_sentences
-from assistant.temporal import asked_date, asks_for_changes, asks_previous_version
-from assistant.versions import DiffCache, previous_version
+from assistant.retrieval.ranking import Query, Retriever
+from assistant.text.sentences import split_sentences
+from assistant.question.dates import asked_date, asks_for_changes, asks_previous_version
+from assistant.answering.versions import DiffCache, previous_version
 
 
 def version_filters(retriever: Retriever, question: str, filters: dict) -> dict:

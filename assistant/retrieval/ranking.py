@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.glossary import expand
+from assistant.question.glossary import expand
 from assistant.labels import key_matches, parse_references
-from assistant.lexical import LexicalIndex, content_words, tokens
-from assistant.library import Library
+from assistant.retrieval.lexical import LexicalIndex
+from assistant.text.words import content_words, tokens
+from assistant.storage.library import Library
 from assistant.records import Chunk, DocumentVersion, Hit
-from assistant.refusal import is_german
-from assistant.sentences import split_sentences
+from assistant.answering.refusal import is_german
+from assistant.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from assistant.errors import StorageError
-from assistant.privacy import DESCRIPTIONS, find_personal_data, redact
+from assistant.governance.privacy import DESCRIPTIONS, find_personal_data, redact
 from assistant.records import Answer
-from assistant.retention import purge_jsonl
+from assistant.governance.retention import purge_jsonl
 
 try:
     import fcntl

@@ -26,8 +26,8 @@ from dataclasses import asdict, replace
 
 from assistant.errors import InputError, StorageError, WriterLockedError
 from assistant.records import DocumentVersion
-from assistant.registry import STATES, VersionQueries
-from assistant.store import side_collection
+from assistant.storage.registry import STATES, VersionQueries
+from assistant.storage.store import side_collection
 
 COLLECTION = "registry"
 LEASE_SECONDS = 3600

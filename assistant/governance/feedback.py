@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from assistant.errors import StorageError
-from assistant.privacy import redact
+from assistant.governance.privacy import redact
 from assistant.records import Answer
 
 FILE_NAME = "feedback.sqlite"
