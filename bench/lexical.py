@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.run import QUESTIONS, ROOT, load_average, pct
+from bench.common import QUESTIONS, ROOT, load_average, pct
 
 
 _OLD_WORD = re.compile(r"\w+(?:-\w+)*")
@@ -86,7 +86,7 @@ def corpus_chunks(scale: int, folder: Path) -> tuple[list, dict[str, str]]:
 def measure(scale: int, repeat: int, questions: list[str]) -> dict:
     from assistant.question.glossary import expand
     from assistant.text.words import stem
-    from assistant.retrieval.ranking import group_key, lexical_indexes
+    from assistant.retrieval.snapshot import group_key, lexical_indexes
 
     with tempfile.TemporaryDirectory(prefix="bench-lexical-") as tmp:
         chunks, titles = corpus_chunks(scale, Path(tmp))

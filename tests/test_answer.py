@@ -56,7 +56,7 @@ def test_scenario_before_the_question_finds_its_annex_iii_area(answerer, monkeyp
 
 
 def test_question_parts_are_its_sentences_only_when_it_has_several():
-    from assistant.retrieval.ranking import question_parts
+    from assistant.question.analysis import question_parts
 
     assert question_parts("Wir möchten Bewerbungen vorsortieren lassen. Ist das ein Hochrisiko-System?") == [
         "Wir möchten Bewerbungen vorsortieren lassen.", "Ist das ein Hochrisiko-System?"]
@@ -158,19 +158,20 @@ def test_off_topic_question_after_a_conversation_is_still_refused(answerer):
 
 def test_when_question_prefers_passages_that_state_a_date(answerer, monkeypatch):
     import assistant.retrieval.ranking as retrieve
+    from assistant.retrieval.snapshot import states_date
 
     question = "Ab wann gelten die Pflichten für Anbieter von KI-Modellen mit allgemeinem Verwendungszweck?"
     with_boost = answerer.retriever.search(question, k=5)
     monkeypatch.setattr(retrieve, "DATE_BOOST", 0.0)
     without = answerer.retriever.search(question, k=5)
-    assert not retrieve._DATE.search(without[0].chunk.text), "without the boost an undated duty comes first"
-    assert retrieve._DATE.search(with_boost[0].chunk.text), with_boost[0].chunk.label
+    assert not states_date(without[0].chunk.text), "without the boost an undated duty comes first"
+    assert states_date(with_boost[0].chunk.text), with_boost[0].chunk.label
     assert with_boost[0].chunk.label.startswith("Art. 111"), with_boost[0].chunk.label
 
 
 def test_when_question_is_answered_with_a_sentence_that_states_a_date(answerer, monkeypatch):
     import assistant.answering.extractive as answer_module
-    from assistant.retrieval.ranking import states_date
+    from assistant.retrieval.snapshot import states_date
 
     question = "Ab wann gelten die Regeln für Hochrisiko-KI-Systeme?"
     first = answerer.answer(question).text.split("\n\n")[0]

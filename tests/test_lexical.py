@@ -9,7 +9,7 @@ from rank_bm25 import BM25Okapi
 
 from assistant.retrieval.lexical import LexicalIndex
 from assistant.text.words import STOPWORDS, stem, tokens, words
-from assistant.retrieval.ranking import build_snapshot, group_key
+from assistant.retrieval.snapshot import build_snapshot, group_key
 from conftest import FIXTURES
 from eval.runner import DEFAULT_QUESTIONS, load_questions
 

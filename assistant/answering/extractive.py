@@ -15,23 +15,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.text.words import tokens
-from assistant.question.checks import check_question
-from assistant.records import Answer, Citation, Hit
 from assistant.answering.refusal import RefusalModel, refusal_features
-from assistant.retrieval.ranking import Query, Retriever, asks_when, dense_query_text, states_date
-from assistant.text.sentences import split_sentences
 from assistant.answering.version_answers import change_notes, changes_answer, version_filters
 from assistant.answering.versions import DiffCache
+from assistant.question.analysis import QuestionAnalysis, analyse
+from assistant.records import Answer, Citation, Hit
+from assistant.retrieval.ranking import Query, Retriever, dense_query_text
+from assistant.retrieval.snapshot import states_date
+from assistant.text.sentences import split_sentences
+from assistant.text.words import tokens
 
 MAX_SENTENCES = 4
 NO_GUIDELINE = ("Die Leitlinien zur konformen Nutzung von LLMs in der Landesverwaltung sind noch nicht hinterlegt; "
                 "Fragen zu ihrem Inhalt kann ich erst beantworten, wenn das MASTD sie eingestellt hat.")
-_GUIDELINE_CONTENT = re.compile(r"\b(was (sagen|sagt|regeln|regelt|steht|bestimm\w*)|laut|gemäß|zufolge|"
-                                r"erlaub\w*|verbiet\w*|dürfen|darf|vorgaben|inhalt\w*)\b", re.I)
-_GUIDELINE_META = re.compile(r"\b(wer|beschlossen|beschließt|anpass\w*|fortgeschrieben|fortschreib\w*|verteil\w*|"
-                             r"aktualisier\w*|verabschiedet)\b", re.I)
-_GUIDELINE_QUESTION = re.compile(r"\b(leitlinie\w*|llm-leitlinie\w*|richtlinie\w* des landes|anlage 1)\b", re.I)
 CANDIDATE_PASSAGES = 5
 # a "wann" question is answered by a sentence that states a date: it gets more than the 0.04 within which
 # sentences join the answer (dev: fact coverage 0.750 -> 0.767)
@@ -43,6 +39,16 @@ _MARKER = re.compile(r"^(?:\(\d+[a-z]?\)|[a-z]\)|[ivx]+\)|\d+\.)\s+")
 class Turn:
     question: str
     answer: Answer | None = None
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What answer sentences are scored against: the question, or with a follow-up the previous question
+    and this one together."""
+
+    text: str
+    tokens: tuple[str, ...]
+    asks_when: bool
 
 
 @dataclass(frozen=True)
@@ -62,31 +68,32 @@ class Answerer:
 
     def answer(self, question: str, history: list[Turn] | tuple = (), **filters) -> Answer:
         started = time.perf_counter()
-        question = check_question(question, self.retriever.lib.settings.max_question_chars)
-        changes = changes_answer(self.retriever, self.diffs, question) if not filters else None
+        previous = [t for t in history if t.question]
+        q = analyse(question, tuple(t.question for t in previous), max_chars=self.retriever.lib.settings.max_question_chars)
+        changes = changes_answer(self.retriever, self.diffs, q) if not filters else None
         if changes is not None:
             return replace(changes, timings_ms={"retrieve": 0.0, "answer": round(1000 * (time.perf_counter() - started), 1)})
-        filters = version_filters(self.retriever, question, filters)
-        previous = [t for t in history if t.question]
+        filters = version_filters(self.retriever, q, filters)
         cited = ()
         if previous and previous[-1].answer is not None:
             cited = tuple((c.doc_id, c.section_key) for c in previous[-1].answer.citations)
-        query = Query(question, history=tuple(t.question for t in previous), cited_keys=cited, **filters)
+        query = Query(q.text, history=tuple(t.question for t in previous), cited_keys=cited, analysis=q, **filters)
         hits = self.retriever.retrieve(query, k=self.k)
         retrieved_at = time.perf_counter()
         follow_up = bool(hits) and bool(hits[0].signals.get("follow_up"))
-        context_question = f"{previous[-1].question} {question}" if follow_up else question
-        candidates = self._score_sentences(context_question, hits)
-        features = refusal_features(question, hits, candidates, self.retriever)
+        context = _Context(q.resolved_text, q.resolved_tokens, q.asks_when_in_context) if follow_up else \
+            _Context(q.text, q.tokens, q.asks_when)
+        candidates = self._score_sentences(context, hits)
+        features = refusal_features(q, hits, candidates, self.retriever)
         refused = not hits or self.refusal.refuse(features)
-        no_guideline = self._asks_missing_guideline(question, query)
-        if no_guideline and _GUIDELINE_CONTENT.search(question) and not _GUIDELINE_META.search(question):
+        no_guideline = self._asks_missing_guideline(q, query)
+        if no_guideline and q.asks_guideline_content:
             # what the Leitlinien say is not answered from other documents as if they were the state's rules
             refused = True
         if refused:
             answer = self._refusal(hits, features, no_guideline=no_guideline)
         else:
-            answer = self._compose(candidates, hits, context_question)
+            answer = self._compose(candidates, hits, context)
             if no_guideline:
                 answer = replace(answer, notes=answer.notes + (NO_GUIDELINE,))
         done = time.perf_counter()
@@ -96,24 +103,24 @@ class Answerer:
                       retrieved=tuple(hits), notes=notes, timings_ms=timings, signals=features,
                       related=answer.related)
 
-    def _score_sentences(self, question: str, hits: list[Hit]) -> list[Candidate]:
+    def _score_sentences(self, question: _Context, hits: list[Hit]) -> list[Candidate]:
         named = [h for h in hits[:CANDIDATE_PASSAGES] if h.signals.get("explicit")]
         if named:  # "Was steht in Art. 50 Abs. 4?": the answer is that section's text, in order
             sentences = [s for s in split_sentences(named[0].chunk.text) if len(s.split()) >= 3] or [named[0].chunk.text]
             return [Candidate(named[0], s, i, 2.0 - 0.001 * i) for i, s in enumerate(sentences[:MAX_SENTENCES])]
         return self._scored(question, hits[:CANDIDATE_PASSAGES])
 
-    def _scored(self, question: str, hits: list[Hit]) -> list[Candidate]:
+    def _scored(self, question: _Context, hits: list[Hit]) -> list[Candidate]:
         """The sentences of these passages, best first."""
         pool = [(h, i, s) for h in hits for i, s in enumerate(split_sentences(h.chunk.text)) if len(s.split()) >= 3]
         if not pool:
             return []
         embedder = self.retriever.lib.embedder
-        q_vec = embedder.encode_queries([dense_query_text(question)])[0]
+        q_vec = embedder.encode_queries([dense_query_text(question.text)])[0]
         s_vecs = embedder.encode_passages([s for _, _, s in pool])
         dense = s_vecs @ q_vec
-        q_terms = set(tokens(question))
-        when = asks_when(question)
+        q_terms = set(question.tokens)
+        when = question.asks_when
         out = []
         for (hit, pos, sentence), d in zip(pool, dense):
             overlap = len(q_terms & set(tokens(sentence))) / len(q_terms) if q_terms else 0.0
@@ -122,7 +129,7 @@ class Answerer:
             out.append(Candidate(hit, sentence, pos, float(d) + 0.15 * overlap + prior + dated))
         return sorted(out, key=lambda c: -c.score)
 
-    def _compose(self, candidates: list[Candidate], hits: list[Hit], question: str) -> Answer:
+    def _compose(self, candidates: list[Candidate], hits: list[Hit], question: _Context) -> Answer:
         # the best-ranked passage always leads the answer: its rank weighs more evidence (exact terms, the
         # article around it, definitions, dates) than the similarity of any single sentence
         lead = next((c for c in candidates if c.hit.chunk.chunk_id == hits[0].chunk.chunk_id), None)
@@ -148,7 +155,8 @@ class Answerer:
         return Answer(text="\n\n".join(parts), refused=False, mode="extractive", citations=tuple(citations),
                       retrieved=tuple(hits), notes=_notes(citations))
 
-    def _list_items(self, chosen: list[Candidate], hits: list[Hit], passages: list[str], question: str) -> list[Candidate]:
+    def _list_items(self, chosen: list[Candidate], hits: list[Hit], passages: list[str],
+                    question: _Context) -> list[Candidate]:
         """"Folgende Praktiken sind verboten:" says nothing without its items, which are passages of their
         own: after such an introduction comes the best sentence of its retrieved items, as one more
         citation. `passages` is extended in place."""
@@ -169,8 +177,8 @@ class Answerer:
                 passages.insert(passages.index(intro.chunk_id) + 1, chunk_id)
         return added
 
-    def _asks_missing_guideline(self, question: str, query: Query) -> bool:
-        if not _GUIDELINE_QUESTION.search(question):
+    def _asks_missing_guideline(self, question: QuestionAnalysis, query: Query) -> bool:
+        if not question.names_guideline:
             return False
         return not any(v.kind == "guideline" for v in self.retriever.selected_versions(query).values())
 

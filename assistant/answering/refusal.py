@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assistant.question.analysis import QuestionAnalysis
 from assistant.text.words import tokens
 
 DEFAULT_WEIGHTS = {"top_dense": 1.0, "best_sentence": 1.0, "overlap": 0.35, "agreement": 0.03}
@@ -20,48 +21,16 @@ DEFAULT_THRESHOLD = 1.76
 # questions caught, no answerable one refused; on the test split 4 of 11, none refused wrongly).
 OFF_TOPIC_COVERAGE = 0.55
 OFF_TOPIC_DENSE = 0.86
-# A question that asks for an amount of money ("Wie viel Geld …", "Welche Zulage …") can only be
-# answered by a passage that states one; without any among the best passages, the documents do not say.
-_ASKS_AMOUNT = re.compile(r"\b(wie viel(e)? (geld|euro|mittel)|wie hoch (ist|sind|wäre|fällt) (das|die|der|eine?)?\s*"
-                          r"\w*(geld|betrag|zulage|budget|mittel|bußgeld\w*|geldbuße\w*|vergütung|kosten)|"
-                          r"\w*zulage\w*|budget\w*|\w*haushalt\w*|fördermittel\w*|how much (money|funding))\b",
-                          re.IGNORECASE)
+# an amount of money stated in a passage
 _AMOUNT = re.compile(r"\b(EUR|Euro)\b|€|\bMio\b|Millionen|Milliarden")
-# the amounts the AI Act states are fines; they answer a question about fines, not one about funding
-_ASKS_FINE = re.compile(r"buß|geldbuße|strafe|sanktion|fine|penalt", re.IGNORECASE)
-# The documents are rules, not calendars or programmes: "Wann tagt … das nächste Mal?", "im nächsten
-# Halbjahr", "morgen" ask about upcoming events no stored passage can know.
-_UPCOMING = re.compile(r"\b(das nächste mal|nächste[nmrs]? (sitzung|treffen|termin|halbjahr|woche|monat)|"
-                       r"im nächsten (halbjahr|jahr|monat|quartal)|morgen|next (meeting|week|month|time))\b",
-                       re.IGNORECASE)
-_ENGLISH = frozenset("the what which who how does do is are for of to in can must when".split())
 
 
-# Attempts to change the assistant's behaviour. The rest of such a question is still answered from the
-# documents when it asks something; with nothing left to ask, it is refused like any uncovered question.
-_INSTRUCTION = re.compile(
-    r"(ignorier\w*|vergiss|missachte\w*|ignore|disregard|forget)\b[^.!?]*?(anweisung\w*|instruktion\w*|regeln|"
-    r"instructions?|rules|prompt|ki-verordnung|vorgaben)[^.!?,]*?(?=,|\s+und\s|\s+and\s|[.!?]|$)|"
-    r"(system ?prompt|systemanweisung\w*|admin-?modus|developer mode|jailbreak|api-?schlüssel\w*|api keys?|"
-    r"du bist (ab sofort|jetzt|nun)[^.!?]*|you are now[^.!?]*|act as[^.!?]*)", re.IGNORECASE)
-
-
-def strip_instructions(question: str) -> tuple[str, bool]:
-    """The question without behaviour-changing instructions, and whether there were any."""
-    rest, n = _INSTRUCTION.subn(" ", question)
-    return " ".join(rest.split()), n > 0
-
-
-def is_german(question: str) -> bool:
-    return sum(1 for w in question.lower().split() if w.strip("?,.!") in _ENGLISH) < 2
-
-
-def refusal_features(question: str, hits, candidates, retriever) -> dict:
+def refusal_features(question: QuestionAnalysis, hits, candidates, retriever) -> dict:
     if not hits:
         return {"top_dense": 0.0, "best_sentence": 0.0, "overlap": 0.0, "agreement": 0.0, "explicit": False,
                 "coverage": 0.0, "refusal_score": 0.0}
     top = hits[:3]
-    q_terms = set(tokens(question))
+    q_terms = set(question.tokens)
     best_overlap = 0.0
     for h in top:
         passage_terms = set(tokens(f"{h.chunk.heading} {h.chunk.text}"))
@@ -77,28 +46,21 @@ def refusal_features(question: str, hits, candidates, retriever) -> dict:
         "agreement": float(agreement),
         "explicit": any(h.signals.get("explicit") for h in top),
         "coverage": coverage,
-        "german": is_german(question),
-        "instruction_only": _instruction_only(question),
+        "german": question.german,
+        "instruction_only": question.instruction_only,
         "amount_missing": _amount_missing(question, [h.chunk.text for h in top]),
-        "upcoming": bool(_UPCOMING.search(question)),
+        "upcoming": question.asks_upcoming,
     }
 
 
-def _amount_missing(question: str, passages: list[str]) -> bool:
-    if not _ASKS_AMOUNT.search(question):
+def _amount_missing(question: QuestionAnalysis, passages: list[str]) -> bool:
+    """A question for an amount of money can only be answered by a passage that states one; the AI Act's
+    amounts are fines, which answer a question about fines, not one about funding."""
+    if not question.asks_amount:
         return False
-    fine = bool(_ASKS_FINE.search(question))
+    fine = question.asks_fine
     return not any(_AMOUNT.search(p) and (fine or "geldbuße" not in p.lower()) for p in passages)
 
-
-_ASKS = re.compile(r"\?|\b(was|wer|wie|welche\w*|wann|wo|warum|wozu|darf|dürfen|muss|müssen|gilt|gelten|"
-                   r"what|which|who|how|when|where|why|may|must)\b", re.IGNORECASE)
-
-
-def _instruction_only(question: str) -> bool:
-    """An attempt to change the assistant's behaviour with no question about the documents left in it."""
-    rest, found = strip_instructions(question)
-    return found and not (_ASKS.search(rest) and len([t for t in tokens(rest) if len(t) > 2]) >= 2)
 
 
 @dataclass

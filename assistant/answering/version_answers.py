@@ -2,24 +2,22 @@
 on cited sections that changed with the version in force."""
 from __future__ import annotations
 
-import re
-
 from assistant.records import Answer, Citation, DocumentVersion, Hit
 from assistant.retrieval.ranking import Query, Retriever
 from assistant.text.sentences import split_sentences
-from assistant.question.dates import asked_date, asks_for_changes, asks_previous_version
+from assistant.question.analysis import QuestionAnalysis
 from assistant.answering.versions import DiffCache, previous_version
 
 
-def version_filters(retriever: Retriever, question: str, filters: dict) -> dict:
+def version_filters(retriever: Retriever, question: QuestionAnalysis, filters: dict) -> dict:
     """Filters for a question about an earlier state: a date it names, or the version before the
     one in force ("Was galt vor der Änderung …?"). Explicit filters from the caller win."""
     if "as_of" in filters or "versions" in filters:
         return filters
-    day = asked_date(question)
+    day = question.asked_date
     if day:
         return {**filters, "as_of": day}
-    if asks_previous_version(question):
+    if question.asks_previous_version:
         snap = retriever.snapshot()
         current = retriever.selected_versions(Query(""), snap)
         earlier = [previous_version(snap.versions.values(), v) for v in current.values()]
@@ -29,7 +27,7 @@ def version_filters(retriever: Retriever, question: str, filters: dict) -> dict:
     return filters
 
 
-def _documents_with_history(retriever: Retriever, question: str) -> list[tuple[DocumentVersion, DocumentVersion]]:
+def _documents_with_history(retriever: Retriever, question: QuestionAnalysis) -> list[tuple[DocumentVersion, DocumentVersion]]:
     snap = retriever.snapshot()
     pairs = []
     for v in retriever.selected_versions(Query(""), snap).values():
@@ -37,14 +35,14 @@ def _documents_with_history(retriever: Retriever, question: str) -> list[tuple[D
         if prev:
             pairs.append((prev, v))
     # a question naming the guideline (or a document's short name) is about that document
-    named = [p for p in pairs if re.search(r"leitlinie", question, re.I) and p[1].kind == "guideline"
-             or p[1].short.lower() in question.lower()]
+    named = [p for p in pairs if "leitlinie" in question.text.lower() and p[1].kind == "guideline"
+             or p[1].short.lower() in question.text.lower()]
     return named or pairs
 
 
-def changes_answer(retriever: Retriever, diffs: DiffCache, question: str) -> Answer | None:
+def changes_answer(retriever: Retriever, diffs: DiffCache, question: QuestionAnalysis) -> Answer | None:
     """ "Was hat sich in der neuen Fassung geändert?": answered from the section-level diff."""
-    if not asks_for_changes(question):
+    if not question.asks_changes:
         return None
     pairs = _documents_with_history(retriever, question)
     if not pairs:

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import threading
 from dataclasses import dataclass
 
 import numpy as np
 
+from assistant.labels import key_matches
+from assistant.question.analysis import QuestionAnalysis, analyse, question_parts
 from assistant.question.glossary import expand
-from assistant.labels import key_matches, parse_references
-from assistant.retrieval.lexical import LexicalIndex
-from assistant.text.words import content_words, tokens
-from assistant.storage.library import Library
 from assistant.records import Chunk, DocumentVersion, Hit
-from assistant.answering.refusal import is_german
-from assistant.text.sentences import split_sentences
+from assistant.retrieval.snapshot import Snapshot, build_snapshot
+from assistant.storage.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -40,50 +37,16 @@ COORDINATION_WEIGHT = 0.5
 # "Wir möchten Bewerbungen vorsortieren. Ist das ein Hochrisiko-System?": the scenario and the question are
 # also searched on their own, so that the question's general words do not drown the scenario's
 QUESTION_PARTS_WEIGHT = 0.5
-_PART_END = re.compile(r"(?<=[.!?])\s+")
 EXPLICIT_MENTION = 1.0 / RRF_K
-_ABOUT_SECTION = re.compile(r"\b(was (steht|regelt|sagt|besagt|bestimmt|enthält|beinhaltet)|inhalt|wortlaut|"
-                            r"what does|says?)\b|^\W*(art(ikel|\.)?|anhang|erwägungsgrund|ziffer|annex|article)\b",
-                            re.IGNORECASE)
-_DEFINED_TERM = re.compile(r"^\d+\.\s+„([^“]{2,80})“")
-_DEFINITION_QUESTION = re.compile(
-    r"\b(was (genau )?(ist|sind|versteht|bedeutet|heißt|meint)|versteht man|verstanden|gilt als|zählt als|als .* gilt|"
-    r"definition|definiert|begriff|bezeichnet|what (is|are|counts)|defin\w*|meaning)\b", re.IGNORECASE)
-RECITAL_FACTOR = 0.7  # recitals interpret, articles bind: an equally good article comes first
 # "Ab wann gilt …?", "Bis wann müssen …?": the answer is a date, so passages that state one move up
 DATE_BOOST = 0.5
-_WHEN_QUESTION = re.compile(r"\b(ab wann|seit wann|bis wann|wann|bis zu welchem|ab welchem|stichtag|from when|"
-                            r"by when|when|which date|deadline)\b", re.IGNORECASE)
-_DATE = re.compile(r"\b\d{1,2}\. (Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|"
-                   r"Dezember) \d{4}\b")
-_FOLLOW_UP = re.compile(r"^(und|aber|auch|was ist mit|wie ist es mit|gilt (das|dies)|and|what about)\b|"
-                        r"\b(das|dies|diese[rnms]?|sie|es|dafür|dabei|davon|darauf|dazu|hierfür|this|that|they|it)\b",
-                        re.I)
-
-
-@dataclass
-class Snapshot:
-    """Everything retrieval needs, loaded once per registry generation."""
-
-    generation: int
-    chunks: list[Chunk]
-    matrix: np.ndarray
-    lexical: LexicalIndex
-    versions: dict[tuple[str, str], DocumentVersion]
-    rows: dict[tuple[str, str], np.ndarray]  # (doc_id, version) -> chunk rows
-    groups: np.ndarray  # per chunk row: index of its article / recital / annex group
-    group_matrix: np.ndarray  # per group: normalised mean of its chunk vectors
-    group_lexical: LexicalIndex
-    sentences: list[str]  # every sentence of every chunk (for max-sim scoring and extractive answers)
-    sentence_rows: np.ndarray  # chunk row of each sentence
-    sentence_matrix: np.ndarray
-    definitions: dict[int, frozenset]  # chunk row -> tokens of the term it defines ("„KI-System“ …")
-    dated: np.ndarray  # per chunk row: 1.0 when its text names a calendar date ("2. August 2026")
-    weight: np.ndarray  # per chunk row: RECITAL_FACTOR for recitals, else 1.0
 
 
 @dataclass(frozen=True)
 class Query:
+    """A question with its filters. `analysis` is the question's one reading; a query built from a bare
+    string (the CLI's search, benchmarks) is analysed when it is retrieved."""
+
     question: str
     history: tuple[str, ...] = ()
     cited_keys: tuple[tuple[str, str], ...] = ()  # (doc_id, section_key) cited in the previous turn
@@ -91,73 +54,7 @@ class Query:
     kinds: tuple[str, ...] = ()
     versions: tuple[tuple[str, str], ...] = ()  # explicit (doc_id, version) choices
     as_of: dt.date | None = None
-
-
-def build_snapshot(lib: Library) -> Snapshot:
-    generation = lib.registry.generation()
-    versions = {(v.doc_id, v.version): v for v in lib.registry.versions()}
-    chunks, matrix = lib.store.load()
-    row_of = {c.chunk_id: i for i, c in enumerate(chunks)}
-    rows = {key: np.array(sorted(row_of[c] for c in lib.registry.chunk_ids(*key) if c in row_of), dtype=np.int64)
-            for key in versions}
-    titles = {v.doc_id: v.title for v in versions.values()}
-    names: dict[tuple[str, str], int] = {}
-    groups = np.array([names.setdefault((c.doc_id, group_key(c.section_key)), len(names)) for c in chunks], dtype=np.int64)
-    group_matrix = np.zeros((len(names), matrix.shape[1] if len(matrix) else 384), dtype=np.float32)
-    for row, g in enumerate(groups):
-        group_matrix[g] += matrix[row]
-    group_matrix /= np.maximum(np.linalg.norm(group_matrix, axis=1, keepdims=True), 1e-9)
-    lexical, group_lexical = lexical_indexes(chunks, titles, groups, len(names))
-    sentences, sentence_rows = [], []
-    for row, c in enumerate(chunks):
-        for sentence in split_sentences(c.text):
-            sentences.append(sentence)
-            sentence_rows.append(row)
-    # computed at ingest; served from the embedding cache
-    sentence_matrix = lib.embedder.encode_passages(sentences)
-    definitions = {}
-    for row, c in enumerate(chunks):
-        m = _DEFINED_TERM.match(c.text)
-        if m and c.index == 0:
-            definitions[row] = frozenset(tokens(m.group(1)))
-    return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, group_lexical,
-                    sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions,
-                    np.array([1.0 if states_date(c.text) else 0.0 for c in chunks]),
-                    np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks]))
-
-
-def lexical_indexes(chunks: list[Chunk], titles: dict[str, str], groups: np.ndarray,
-                    n_groups: int) -> tuple[LexicalIndex, LexicalIndex]:
-    """BM25 over each chunk's embedding text, and over each group's chunk texts joined by spaces.
-
-    Both are built from one word split per chunk text: the embedding text is "heading\ntext" and no word
-    runs across a line break or a space, so its words are the heading's words followed by the text's,
-    and a group's words are its chunks' words in row order (tests/test_lexical.py checks this)."""
-    heads: dict[str, list[str]] = {}  # a heading is repeated by every chunk of its section
-    chunk_words: list[list[str]] = []
-    group_words: list[list[str]] = [[] for _ in range(n_groups)]
-    for c, g in zip(chunks, groups):
-        full = c.embedding_text(titles.get(c.doc_id, ""))
-        text = content_words(c.text)
-        if full.endswith(c.text):
-            head = full[:len(full) - len(c.text)]
-            if head not in heads:
-                heads[head] = content_words(head)
-            chunk_words.append(heads[head] + text)
-        else:
-            chunk_words.append(content_words(full))
-        group_words[g].extend(text)
-    return LexicalIndex.from_words(chunk_words), LexicalIndex.from_words(group_words)
-
-
-def group_key(section_key: str) -> str:
-    """The article, recital, annex item or guideline chapter a section belongs to."""
-    head = section_key.split("/")[0].split("~")[0]
-    if head.startswith("ziff-"):
-        return head.split(".")[0]
-    if head.startswith("anh-") and "/nr-" in section_key and section_key.startswith("anh-III"):
-        return "/".join(section_key.split("/")[:2])
-    return head
+    analysis: QuestionAnalysis | None = None
 
 
 class Retriever:
@@ -246,9 +143,9 @@ class Retriever:
         g_fused, _ = fuse(g_dense, g_lex, coverage, mode=self.mode)
         return fused + GROUP_WEIGHT * g_fused, dense, lexical, signals
 
-    def _defines(self, snap: Snapshot, rows: np.ndarray, question: str) -> np.ndarray:
+    def _defines(self, snap: Snapshot, rows: np.ndarray, question: QuestionAnalysis) -> np.ndarray:
         """1 for the definition(s) of the longest defined term the question names, else 0."""
-        asked = set(tokens(question))
+        asked = set(question.tokens)
         sizes = np.zeros(len(rows))
         named = [(r, len(terms)) for r, terms in snap.definitions.items() if terms <= asked]
         if named and len(rows):
@@ -274,43 +171,42 @@ class Retriever:
 
     def retrieve(self, query: Query, *, k: int = 10) -> list[Hit]:
         snap = self.snapshot()
+        q = query.analysis or analyse(query.question, query.history, max_chars=self.lib.settings.max_question_chars)
         chosen = self.selected_versions(query, snap)
         if not chosen:
             return []
         rows = self._rows(snap, tuple(sorted((v.doc_id, v.version) for v in chosen.values())))
         if rows.size == 0:
             return []
-        coverage = snap.lexical.coverage(snap.lexical.query_tokens(query.question))
+        coverage = snap.lexical.coverage(snap.lexical.query_tokens(q.text))
         # a question whose own words are foreign to the documents ("Was gibt es heute in der Kantine?")
         # starts a new topic even after a conversation about AI systems
-        follow_up = bool(query.history) and is_follow_up(query.question) and (
-            coverage >= 0.25 or not is_german(query.question))
+        follow_up = q.follow_up and (coverage >= 0.25 or not q.german)
         if follow_up:
             # a follow-up is searched in the context of the previous question and on its own
             # ("Ab wann gilt dieses Verbot?" is about dates as much as about the prohibition)
-            fused, dense, lexical, signals = self._score(snap, rows, f"{query.history[-1]} {query.question}", coverage)
-            alone, *_ = self._score(snap, rows, query.question, coverage)
+            fused, dense, lexical, signals = self._score(snap, rows, q.resolved_text, coverage)
+            alone, *_ = self._score(snap, rows, q.text, coverage)
             fused = fused + FOLLOW_UP_ALONE * alone
         else:
-            fused, dense, lexical, signals = self._score(snap, rows, query.question, coverage)
+            fused, dense, lexical, signals = self._score(snap, rows, q.text, coverage)
         fused = fused * snap.weight[rows]
-        if DATE_BOOST and asks_when(query.question):
+        if DATE_BOOST and q.asks_when:
             fused = fused * (1.0 + DATE_BOOST * snap.dated[rows])
         if follow_up and query.cited_keys:
             same = np.array([any(c.doc_id == d and c.section_key.split("/")[0] == key.split("/")[0]
                                  for d, key in query.cited_keys) for c in map(snap.chunks.__getitem__, rows)])
             fused = fused + same * (0.5 / RRF_K)
-        if DEFINITION_BOOST and _DEFINITION_QUESTION.search(query.question):
-            fused = fused + DEFINITION_BOOST * self._defines(snap, rows, query.question)
-        references = parse_references(query.question)
+        if DEFINITION_BOOST and q.asks_definition:
+            fused = fused + DEFINITION_BOOST * self._defines(snap, rows, q)
+        references = q.references
         explicit = np.zeros(len(rows), dtype=bool)
         if references:
             explicit = np.array([any(key_matches(ref, c.section_key) for ref in references)
                                  for c in map(snap.chunks.__getitem__, rows)])
             # "Was steht in Art. 50 Abs. 4?" wants that section first; "ein Hochrisiko-System nach
             # Anhang III" only narrows the topic, so there the named sections merely move up
-            about = any("/" in ref for ref in references) or bool(_ABOUT_SECTION.search(query.question))
-            fused = fused + explicit * (1.0 if about else EXPLICIT_MENTION)
+            fused = fused + explicit * (1.0 if q.about_section else EXPLICIT_MENTION)
         order = np.lexsort((np.arange(len(rows)), -fused))[:k]
         hits = []
         for rank, i in enumerate(order, start=1):
@@ -344,15 +240,6 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, coverage: float, mode: str = "h
     return fused, {"dense_rank": dense_rank, "lexical_rank": lexical_rank}
 
 
-def asks_when(question: str) -> bool:
-    """"Ab wann gilt …?", "Bis wann müssen …?": a question whose answer is a date."""
-    return bool(_WHEN_QUESTION.search(question))
-
-
-def states_date(text: str) -> bool:
-    """The text names a calendar date ("2. August 2026")."""
-    return bool(_DATE.search(text))
-
 
 def lexical_weight(coverage: float, mode: str = "hybrid") -> float:
     """How much the lexical lists count: in hybrid mode, by how much of the query the corpus knows."""
@@ -361,12 +248,6 @@ def lexical_weight(coverage: float, mode: str = "hybrid") -> float:
     if mode == "lexical":
         return 1.0
     return min(1.0, max(0.0, (coverage - 0.3) / 0.5))
-
-
-def question_parts(text: str) -> list[str]:
-    """The sentences of a query text that has at least two of three words or more, else none."""
-    parts = [p for p in _PART_END.split(text.strip()) if len(p.split()) >= 3]
-    return parts if len(parts) >= 2 else []
 
 
 def _ranks(scores: np.ndarray) -> np.ndarray:
@@ -381,11 +262,6 @@ def dense_query_text(text: str) -> str:
     words. Answer sentences are scored with the same text, so its vector is computed once."""
     expansion = expand(text) if USE_GLOSSARY and DENSE_GLOSSARY else ""
     return f"{text} ({expansion})" if expansion else text
-
-
-def is_follow_up(question: str) -> bool:
-    """A question that leans on the previous turn ("Und gilt das auch für Behörden?")."""
-    return bool(_FOLLOW_UP.search(question)) or len(question.split()) <= 3
 
 
 def _url(v: DocumentVersion, c: Chunk) -> str:
