@@ -7,7 +7,7 @@ MODEL_DIR := models/multilingual-e5-small
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run test gate eval report ablate clean-data venv model corpus ingest node-modules
+.PHONY: setup run test gate eval report ablate clean-data venv model corpus ingest node-modules system-packages
 
 setup: venv model corpus ingest
 
@@ -37,7 +37,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: setup node-modules
+# chromium and npm for the browser tests: installed with apt-get when missing (as root), else one line says what to do
+system-packages:
+	@scripts/system_packages.sh
+
+test: system-packages setup node-modules
 	$(BIN)/python -m pytest -q
 
 eval: setup
