@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--rebuild", action="store_true", help="drop the index and build it again from the files")
     run.add_argument("--rebuild-if-outdated", dest="if_outdated", action="store_true",
                      help="rebuild only when the index was built with another model or chunking (used by make setup)")
-    sub.add_parser("status", help="documents, versions, chunks, model")
+    sub.add_parser("status", help="documents, versions, chunks, model, question index coverage")
     search = sub.add_parser("search", help="top passages for a question")
     search.add_argument("question")
     search.add_argument("-k", type=int, default=5)
@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--issuer", default="")
     add.add_argument("--url", default="")
     add.add_argument("--note", default="")
+    add.add_argument("--questions", type=Path, default=None, metavar="FILE.jsonl",
+                     help="questions per section for the question index (see corpus/questions/README.md)")
     add.add_argument("--stage-only", action="store_true", help="index but do not put into force")
     add.add_argument("--require-gate", action="store_true",
                      help="stage, run the eval questions with and without the new version, activate only if nothing got worse")

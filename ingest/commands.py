@@ -11,6 +11,8 @@ from assistant.storage.library import open_library, release_writer, writer_lock
 from assistant.records import DocumentVersion
 from ingest.manifest import check_date
 from ingest.pipeline import ingest_manifest, ingest_version, rebuild
+from ingest.question_writer import question_writer
+from ingest.questions import question_coverage, read_question_file
 
 
 def cmd_run(settings, args) -> int:
@@ -31,15 +33,17 @@ def cmd_run(settings, args) -> int:
                 print(f"{exc} Rebuilding now.")
                 args.rebuild = True
         if args.rebuild:
-            lib, report = rebuild(lib, progress_factory=factory)
+            lib, report = rebuild(lib, progress_factory=factory, writer=question_writer(lib))
         else:
-            report = ingest_manifest(lib, progress_factory=factory)
+            report = ingest_manifest(lib, progress_factory=factory, writer=question_writer(lib))
         for bar in bars:
             bar.close()
     for r in report.results:
         detail = (f"{r.chunks} chunks, {r.new_chunks} new, {r.encoded} encoded; sections +{r.sections_added} "
                   f"~{r.sections_changed} -{r.sections_removed} ={r.sections_unchanged}")
         print(f"{r.status:9} {r.doc_id} {r.version}: {detail if r.status != 'unchanged' else f'{r.chunks} chunks'}")
+        if r.questions is not None and (r.status != "unchanged" or r.questions.new_questions):
+            print(f"          {r.questions.line()}")
     for message in report.skipped:
         print(f"skipped   {message}")
     added = sum(1 for r in report.results if r.status in ("added", "updated"))
@@ -61,6 +65,8 @@ def cmd_status(settings, args) -> int:
               f"{len(lib.registry.chunk_ids(v.doc_id, v.version)):5} chunks  {mark}")
     if not lib.registry.versions():
         print("  (no documents yet: run `python -m ingest run`)")
+    for line in question_coverage(lib):
+        print(line)
     return 0
 
 
@@ -80,6 +86,7 @@ def cmd_search(settings, args) -> int:
 
 def cmd_add(settings, args) -> int:
     valid_from = check_date(args.valid_from, f"{args.file}")
+    questions = read_question_file(args.questions, doc_id=args.doc_id) if args.questions else None
     with writer_lock(settings):
         lib = open_library(settings)
         lib.store.check_compatible()
@@ -112,7 +119,7 @@ def cmd_add(settings, args) -> int:
             staged = args.stage_only or args.require_gate
             try:
                 result = ingest_version(lib, doc, stored, state="staged" if staged else "active",
-                                        progress=bar.update)
+                                        progress=bar.update, questions=questions, writer=question_writer(lib))
             except InputError as exc:
                 if not any(v.file == stored.name for v in lib.registry.versions()):
                     stored.unlink(missing_ok=True)
@@ -127,6 +134,8 @@ def cmd_add(settings, args) -> int:
     print(f"{result.status} {args.doc_id} {args.version}: {result.chunks} chunks ({result.new_chunks} new, "
           f"{result.encoded} encoded); sections +{result.sections_added} ~{result.sections_changed} "
           f"-{result.sections_removed} ={result.sections_unchanged}")
+    if result.questions is not None:
+        print(result.questions.line())
     return 0
 
 

@@ -19,6 +19,7 @@ from ingest.chunks import chunk_sections
 from ingest.clean import join_broken_lines, repair_text
 from ingest.load import MAX_FILE_BYTES, load_lines
 from ingest.manifest import check_file, read_manifest, sha256_file
+from ingest.questions import QuestionReport, QuestionSource, attach_questions, bundled_questions, out_of_scope_examples
 from ingest.sections import split_sections
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class VersionResult:
     sections_changed: int = 0
     sections_removed: int = 0
     sections_unchanged: int = 0
+    questions: QuestionReport | None = None
 
 
 @dataclass
@@ -61,13 +63,24 @@ def read_document(path: Path, doc: DocumentVersion, *, max_bytes: int = MAX_FILE
 
 
 def ingest_version(lib: Library, doc: DocumentVersion, path: Path, *, state: str = "active",
-                   progress=None) -> VersionResult:
-    """Index one version of one document (idempotent: the same file again changes nothing)."""
+                   progress=None, questions: QuestionSource | None = None, writer=None) -> VersionResult:
+    """Index one version of one document (idempotent: the same file again changes nothing).
+
+    Its passages get their questions for the question index (`ingest.questions`): from `questions` (a
+    file or the admin's edits), kept from an earlier version, bundled in corpus/questions, or written by
+    `writer` (the configured language model)."""
     sha = sha256_file(path)
     doc = replace(doc, sha256=sha, file=doc.file or path.name)
     known = lib.registry.version_with_sha(doc.doc_id, sha)
     if known and known.version == doc.version:
-        return VersionResult(doc.doc_id, doc.version, "unchanged", chunks=len(lib.registry.chunk_ids(doc.doc_id, doc.version)))
+        ids = lib.registry.chunk_ids(doc.doc_id, doc.version)
+        result = VersionResult(doc.doc_id, doc.version, "unchanged", chunks=len(ids))
+        # questions added since (bundled data, a questions file) reach an unchanged version too
+        result.questions = attach_questions(lib.questions, lib.store.load(ids)[0], provided=questions,
+                                            bundled=bundled_questions(lib.settings.corpus_dir), writer=writer)
+        if result.questions.new_questions or result.questions.provided:
+            lib.registry.touch()
+        return result
     if known:
         raise InputError(f"{path}: this file is already registered as version '{known.version}' of '{doc.doc_id}'. "
                          "Nothing was changed.")
@@ -81,6 +94,8 @@ def ingest_version(lib: Library, doc: DocumentVersion, path: Path, *, state: str
     before = lib.embedder.encoded
     _test_hook("before-store")
     result.new_chunks = store_chunks(lib, chunks, {doc.doc_id: doc.title}, progress=progress)
+    result.questions = attach_questions(lib.questions, chunks, provided=questions,
+                                        bundled=bundled_questions(lib.settings.corpus_dir), writer=writer)
     result.encoded = lib.embedder.encoded - before
     _test_hook("before-register")
     lib.registry.add_version(doc, [c.chunk_id for c in chunks], state=state)
@@ -135,7 +150,7 @@ def _section_texts(chunks: list[Chunk]) -> dict[str, str]:
     return {k: "\n".join(t for _, t in sorted(v)) for k, v in texts.items()}
 
 
-def ingest_manifest(lib: Library, *, progress_factory=None) -> IngestReport:
+def ingest_manifest(lib: Library, *, progress_factory=None, writer=None) -> IngestReport:
     """Add or update every manifest document; bad entries are skipped with a message, never fatal."""
     started = time.perf_counter()
     report = IngestReport()
@@ -147,10 +162,11 @@ def ingest_manifest(lib: Library, *, progress_factory=None) -> IngestReport:
         try:
             path = check_file(doc, settings.corpus_dir)
             progress = progress_factory(doc) if progress_factory else None
-            report.results.append(ingest_version(lib, doc, path, progress=progress))
+            report.results.append(ingest_version(lib, doc, path, progress=progress, writer=writer))
         except InputError as exc:
             report.skipped.append(str(exc))
             log.warning("%s", exc)
+    lib.questions.sync_examples(out_of_scope_examples(settings.corpus_dir))
     report.removed_orphans = remove_orphans(lib)
     lib.registry.set_meta("embedding_model", lib.embedder.fingerprint)
     report.seconds = time.perf_counter() - started
@@ -165,10 +181,11 @@ def remove_orphans(lib: Library) -> int:
     orphans = [c.chunk_id for c in stored if c.chunk_id not in referenced]
     if orphans:
         lib.store.delete(orphans)
+    lib.questions.delete_except_chunks({c.chunk_id for c in stored} - set(orphans))
     return len(orphans)
 
 
-def rebuild(lib: Library, *, progress_factory=None) -> tuple[Library, IngestReport]:
+def rebuild(lib: Library, *, progress_factory=None, writer=None) -> tuple[Library, IngestReport]:
     """Drop the index and build it again: the manifest documents from corpus/, every other registered
     version (MASTD's uploads) from its stored copy in data/uploads, each in its previous state.
     Refused, with nothing changed, when a stored copy is missing."""
@@ -182,10 +199,12 @@ def rebuild(lib: Library, *, progress_factory=None) -> tuple[Library, IngestRepo
                          + ". Restore the files (or a backup) first; nothing was changed.")
     lib.registry.reset()  # first: readers then see no documents rather than versions whose chunks are gone
     lib.store.reset()
-    report = ingest_manifest(lib, progress_factory=progress_factory)
+    lib.questions.reset()
+    report = ingest_manifest(lib, progress_factory=progress_factory, writer=writer)
     for v in sorted(others, key=lambda v: (v.doc_id, v.valid_from, v.version)):
         try:
-            report.results.append(ingest_version(lib, v, settings.data_dir / "uploads" / v.file, state=v.state))
+            report.results.append(ingest_version(lib, v, settings.data_dir / "uploads" / v.file, state=v.state,
+                                                 writer=writer))
         except InputError as exc:
             report.skipped.append(str(exc))
     return lib, report

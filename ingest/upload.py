@@ -24,6 +24,8 @@ from assistant.settings import Settings
 from ingest.chunks import chunk_sections
 from ingest.load import MAX_FILE_BYTES
 from ingest.pipeline import VersionResult, ingest_version, read_document
+from ingest.question_writer import question_writer
+from ingest.questions import QuestionSource, bundled_questions
 
 ALLOWED_SUFFIXES = (".pdf", ".md", ".txt")
 AUDIT_FILE = "admin-audit.jsonl"
@@ -85,6 +87,45 @@ def preview(path: Path, doc: DocumentVersion, *, max_chars: int = 1400,
              "text": " ".join(s.text.split())[:PREVIEW_CHARS], "chunks": pieces[s.key]} for s in sections]
 
 
+def preview_questions(lib: Library, path: Path, doc: DocumentVersion) -> dict[str, list[str]]:
+    """Per section of an upload, the questions its passages would get without edits: those they already
+    have in the index (an unchanged section), else the bundled ones. The index is not touched."""
+    chunks = chunk_sections(read_document(path, doc, max_bytes=lib.settings.max_upload_mb * 1024 * 1024),
+                            max_chars=lib.settings.chunk_max_chars)
+    stored: dict[str, list[str]] = {}
+    for q in lib.questions.for_chunks([c.chunk_id for c in chunks]):
+        stored.setdefault(q.chunk_id, []).append(q.text)
+    bundled = bundled_questions(lib.settings.corpus_dir)
+    out: dict[str, list[str]] = {}
+    for c in chunks:
+        found = bundled.find(c)
+        texts = stored.get(c.chunk_id) or ([t for _, t in found[0]] if found else [])
+        out.setdefault(c.section_key, [])
+        out[c.section_key] += [t for t in texts if t not in out[c.section_key]]
+    return out
+
+
+def question_edits(doc: DocumentVersion, edits: dict[str, list[str]], *, source: str = "admin") -> QuestionSource:
+    """The admin's questions per section as a source for `ingest_version`: a section listed with no
+    questions gets none."""
+    result = QuestionSource("admin")
+    for key, texts in edits.items():
+        result.add(doc.doc_id, key, "", [("other", " ".join(t.split())) for t in texts if t.strip()], source)
+    return result
+
+
+def save_question_edits(lib: Library, doc: DocumentVersion, edits: dict[str, list[str]]) -> int:
+    """Replace the questions of these sections of an indexed version; readers reload. Returns the number
+    of passages changed."""
+    from ingest.questions import attach_questions
+
+    chunks, _ = lib.store.load(lib.registry.chunk_ids(doc.doc_id, doc.version))
+    chunks = [c for c in chunks if c.section_key in edits]
+    report = attach_questions(lib.questions, chunks, provided=question_edits(doc, edits))
+    lib.registry.touch()
+    return report.provided
+
+
 def audit(data_dir: Path, actor: str, action: str, doc_id: str, version: str,
           detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """Append one line to the admin audit log and return it."""
@@ -133,13 +174,17 @@ def admin_upload(admin: Admin, settings: Settings, data: bytes, filename: str,
 
 
 def admin_ingest(admin: Admin, lib: Library, doc: DocumentVersion, path: Path, *, stage_only: bool,
-                 progress=None, gate: dict[str, Any] | None = None) -> VersionResult:
-    """Index an uploaded version (staged or active); the registry commit makes it visible at once or not at all."""
+                 progress=None, gate: dict[str, Any] | None = None,
+                 questions: dict[str, list[str]] | None = None) -> VersionResult:
+    """Index an uploaded version (staged or active); the registry commit makes it visible at once or not at all.
+    `questions`: the admin's questions per section from the preview (edited, added or deleted)."""
     session = admin.require()
     state = "staged" if stage_only else "active"
     with writer_lock(lib.settings):
         lib.store.check_compatible()
-        result = ingest_version(lib, doc, path, state=state, progress=progress)
+        result = ingest_version(lib, doc, path, state=state, progress=progress,
+                                questions=question_edits(doc, questions) if questions is not None else None,
+                                writer=question_writer(lib))
     if result.status != "unchanged":
         detail = {"session": session, "file": path.name, "status": result.status, "chunks": result.chunks,
                   "new_chunks": result.new_chunks, "encoded": result.encoded,
@@ -147,6 +192,8 @@ def admin_ingest(admin: Admin, lib: Library, doc: DocumentVersion, path: Path, *
                                "removed": result.sections_removed, "unchanged": result.sections_unchanged}}
         if gate is not None:
             detail["gate"] = gate
+        if result.questions is not None:
+            detail["questions"] = result.questions.line()
         audit(lib.settings.data_dir, "admin", _STATE_ACTION[state], doc.doc_id, doc.version, detail)
     return result
 
@@ -164,3 +211,4 @@ def admin_set_state(admin: Admin, settings: Settings, doc_id: str, version: str,
     audit(settings.data_dir, "admin", _STATE_ACTION[state], doc_id, version,
           {"session": session, "previous_state": before.state if before else None})
     return changed
+

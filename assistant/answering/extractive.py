@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from assistant.answering.refusal import RefusalModel, refusal_features
+from assistant.answering.refusal import RefusalModel, out_of_scope, refusal_features
 from assistant.answering.version_answers import change_notes, changes_answer, version_filters
 from assistant.answering.versions import DiffCache
 from assistant.question.analysis import QuestionAnalysis, analyse
@@ -91,7 +91,7 @@ class Answerer:
             # what the Leitlinien say is not answered from other documents as if they were the state's rules
             refused = True
         if refused:
-            answer = self._refusal(hits, features, no_guideline=no_guideline)
+            answer = self._refusal(hits, features, no_guideline=no_guideline, unrelated=out_of_scope(features))
         else:
             answer = self._compose(candidates, hits, context)
             if no_guideline:
@@ -182,7 +182,9 @@ class Answerer:
             return False
         return not any(v.kind == "guideline" for v in self.retriever.selected_versions(query).values())
 
-    def _refusal(self, hits: list[Hit], features: dict, *, no_guideline: bool = False) -> Answer:
+    def _refusal(self, hits: list[Hit], features: dict, *, no_guideline: bool = False, unrelated: bool = False) -> Answer:
+        """The refusal with the documents searched; possibly related passages only when the question is
+        about the documents' subject at all (`unrelated`: the question index's gate found it is not)."""
         covered = ", ".join(sorted({h.title for h in hits[:10]})) or "keine Dokumente"
         text = ("Dazu enthalten die hinterlegten Dokumente keine Aussage, auf die ich eine Antwort stützen kann. "
                 "Ich beantworte Fragen zur KI-Verordnung (EU) 2024/1689, zum Ministerratsbeschluss zum "
@@ -190,7 +192,7 @@ class Answerer:
         if no_guideline:
             text = NO_GUIDELINE + " " + text
         return Answer(text=text, refused=True, mode="extractive", citations=(), retrieved=tuple(hits),
-                      notes=(f"Durchsuchte Dokumente: {covered}",), related=tuple(hits[:3]))
+                      notes=(f"Durchsuchte Dokumente: {covered}",), related=() if unrelated else tuple(hits[:3]))
 
 
 def _introduces_list(chunk) -> bool:

@@ -15,12 +15,16 @@ from assistant.question.analysis import QuestionAnalysis
 from assistant.text.words import tokens
 
 DEFAULT_WEIGHTS = {"top_dense": 1.0, "best_sentence": 1.0, "overlap": 0.35, "agreement": 0.03}
-DEFAULT_THRESHOLD = 1.76
+DEFAULT_THRESHOLD = 1.7
 # A German question most of whose content words never occur in the corpus, and whose best passage is
 # not close either, is about something else (calibrated on the dev split: 3 of 10 unanswerable
 # questions caught, no answerable one refused; on the test split 4 of 11, none refused wrongly).
 OFF_TOPIC_COVERAGE = 0.55
 OFF_TOPIC_DENSE = 0.86
+# The answerability gate of the question index: a question whose nearest written questions are mostly
+# examples of what the documents do not cover is refused; so is one that no passage's question comes near.
+OUT_OF_SCOPE_SHARE = 0.4
+QUESTION_FLOOR = 0.0
 # an amount of money stated in a passage
 _AMOUNT = re.compile(r"\b(EUR|Euro)\b|€|\bMio\b|Millionen|Milliarden")
 
@@ -50,6 +54,12 @@ def refusal_features(question: QuestionAnalysis, hits, candidates, retriever) ->
         "instruction_only": question.instruction_only,
         "amount_missing": _amount_missing(question, [h.chunk.text for h in top]),
         "upcoming": question.asks_upcoming,
+        # the question index (absent without one): nearest passage question, nearest out-of-scope example
+        **{name: hits[0].signals[name] for name in ("question_best", "out_of_scope_best", "out_of_scope_share")
+           if name in hits[0].signals},
+        # a best passage without questions of its own (a guideline before any were written): the gate knows
+        # nothing about it, and the other signals decide
+        "top_has_questions": hits[0].signals.get("question", -1.0) > -1,
     }
 
 
@@ -80,7 +90,18 @@ class RefusalModel:
             return False  # a named section exists: answer from it
         if features.get("amount_missing") or features.get("upcoming"):
             return True
+        if out_of_scope(features):
+            return True
         if (features.get("german") and features.get("coverage", 1.0) < OFF_TOPIC_COVERAGE
                 and features.get("top_dense", 0.0) < OFF_TOPIC_DENSE):
             return True
         return s < self.threshold
+
+
+def out_of_scope(features: dict) -> bool:
+    """The question index's gate: the question is like the examples of what the documents do not cover,
+    or like no question a passage answers."""
+    if "out_of_scope_share" not in features or not features.get("top_has_questions", True):
+        return False
+    return (features["out_of_scope_share"] >= OUT_OF_SCOPE_SHARE
+            or features.get("question_best", 1.0) < QUESTION_FLOOR)

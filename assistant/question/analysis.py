@@ -16,7 +16,13 @@ from assistant.question.checks import check_question
 from assistant.question.dates import asked_date, asks_for_changes, asks_previous_version
 from assistant.text.words import content_words, tokens
 
-_ENGLISH = frozenset("the what which who how does do is are for of to in can must when".split())
+_ENGLISH = frozenset("the what which who how does do is are for of to in can must when a by from with on at this that "
+                     "these those may should would could it its be been has have had our we you my your their they "
+                     "there not any all each into about than if".split())
+# words that are German and never English; words both languages use ("an", "in", "was", "will") count for neither
+_GERMAN = frozenset("der die das und ist nicht ich wir sie ein eine einen einem einer mit für auf wie wer darf dürfen "
+                    "muss müssen kann können zu von im den dem des bei nach oder auch sind gilt welche welcher "
+                    "unser unsere unsere ob wenn dass".split())
 _FOLLOW_UP = re.compile(r"^(und|aber|auch|was ist mit|wie ist es mit|gilt (das|dies)|and|what about)\b|"
                         r"\b(das|dies|diese[rnms]?|sie|es|dafür|dabei|davon|darauf|dazu|hierfür|this|that|they|it)\b",
                         re.I)
@@ -113,7 +119,10 @@ def analyse(question: str, history: tuple[str, ...] | list[str] = (), *, max_cha
 
 
 def is_german(text: str) -> bool:
-    return sum(1 for w in text.lower().split() if w.strip("?,.!") in _ENGLISH) < 2
+    """German unless at least two English function words outnumber the German ones."""
+    words = [w.strip("?,.!;:()\"'") for w in text.lower().split()]
+    english = sum(1 for w in words if w in _ENGLISH)
+    return english < 2 or english <= sum(1 for w in words if w in _GERMAN)
 
 
 def is_follow_up(text: str) -> bool:

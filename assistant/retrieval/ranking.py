@@ -40,6 +40,12 @@ QUESTION_PARTS_WEIGHT = 0.5
 EXPLICIT_MENTION = 1.0 / RRF_K
 # "Ab wann gilt …?", "Bis wann müssen …?": the answer is a date, so passages that state one move up
 DATE_BOOST = 0.5
+# the question index: a passage ranks by the best of the questions written for it (corpus/questions)
+QUESTION_WEIGHT = 2.0
+QUESTION_K = RRF_K
+# how many nearest questions (passage questions and out-of-scope examples together) the gate looks at
+GATE_NEIGHBOURS = 10
+QUESTION_GLOSSARY = False  # questions are compared with questions as asked, without the glossary's terms
 
 
 @dataclass(frozen=True)
@@ -60,10 +66,12 @@ class Query:
 class Retriever:
     MODES = ("hybrid", "dense", "lexical")
 
-    def __init__(self, lib: Library, *, clock=dt.date.today, mode: str = "hybrid", staged: tuple = ()):
+    def __init__(self, lib: Library, *, clock=dt.date.today, mode: str = "hybrid", staged: tuple = (),
+                 questions: bool = True):
         if mode not in self.MODES:
             raise ValueError(f"retrieval mode {mode!r} is not one of {self.MODES}")
         self.mode = mode
+        self.questions = questions  # the question index as a ranked list (hybrid mode); off for the ablation
         self.staged = set(staged)  # (doc_id, version) pairs treated as active: the eval gate on re-ingest
         self.lib = lib
         self.clock = clock
@@ -112,14 +120,18 @@ class Retriever:
 
     def _score(self, snap: Snapshot, rows: np.ndarray, text: str, coverage: float):
         """Fused relevance of the candidate rows for one query text, plus its sentences searched alone."""
-        parts = question_parts(text) if QUESTION_PARTS_WEIGHT else []
-        vectors = self.lib.embedder.encode_queries([dense_query_text(t) for t in (text, *parts)])
-        fused, dense, lexical, signals = self._score_text(snap, rows, text, vectors[0], coverage)
-        for part, vector in zip(parts, vectors[1:]):
-            fused = fused + QUESTION_PARTS_WEIGHT * self._score_text(snap, rows, part, vector, coverage)[0]
+        texts = [text, *(question_parts(text) if QUESTION_PARTS_WEIGHT else [])]
+        # one batch: the texts as the passages are searched (with the glossary's terms), and as they are
+        # compared with the question index's questions (as asked); a text without glossary terms is one text
+        vectors = self.lib.embedder.encode_queries([dense_query_text(t) for t in texts] + [_as_asked(t) for t in texts])
+        n = len(texts)
+        fused, dense, lexical, signals = self._score_text(snap, rows, text, vectors[0], vectors[n], coverage)
+        for part, vector, asked in zip(texts[1:], vectors[1:n], vectors[n + 1:]):
+            fused = fused + QUESTION_PARTS_WEIGHT * self._score_text(snap, rows, part, vector, asked, coverage)[0]
         return fused, dense, lexical, signals
 
-    def _score_text(self, snap: Snapshot, rows: np.ndarray, text: str, q_vec: np.ndarray, coverage: float):
+    def _score_text(self, snap: Snapshot, rows: np.ndarray, text: str, q_vec: np.ndarray, asked: np.ndarray,
+                    coverage: float):
         """Fused relevance of the candidate rows for one query text (dense, lexical, coordination, article)."""
         expansion = expand(text) if USE_GLOSSARY else ""
         dense = self.dense_scores(snap, q_vec)[rows]
@@ -141,7 +153,14 @@ class Retriever:
         g_dense = (snap.group_matrix @ q_vec)[group_rows]
         g_lex = snap.group_lexical.scores(q_tokens)[group_rows]
         g_fused, _ = fuse(g_dense, g_lex, coverage, mode=self.mode)
-        return fused + GROUP_WEIGHT * g_fused, dense, lexical, signals
+        fused = fused + GROUP_WEIGHT * g_fused
+        if self.questions and self.mode == "hybrid" and len(snap.question_rows):
+            best = question_max(snap, asked)[rows]
+            # a passage without questions (a new guideline before any were written) takes part with its text:
+            # its rank in this list is its dense rank, so it is not pushed down by passages that have questions
+            ranks = np.where(best > -1, _ranks(best), signals["dense_rank"])
+            fused = fused + QUESTION_WEIGHT / (QUESTION_K + ranks)
+        return fused, dense, lexical, signals
 
     def _defines(self, snap: Snapshot, rows: np.ndarray, question: QuestionAnalysis) -> np.ndarray:
         """1 for the definition(s) of the longest defined term the question names, else 0."""
@@ -208,6 +227,10 @@ class Retriever:
             # Anhang III" only narrows the topic, so there the named sections merely move up
             fused = fused + explicit * (1.0 if q.about_section else EXPLICIT_MENTION)
         order = np.lexsort((np.arange(len(rows)), -fused))[:k]
+        # the gate reads the question as retrieval understood it: a follow-up together with its predecessor
+        q_vec = self.lib.embedder.encode_queries([_as_asked(q.resolved_text if follow_up else q.text)])[0]
+        gate = answerability(snap, rows, q_vec)
+        by_question = question_max(snap, q_vec)
         hits = []
         for rank, i in enumerate(order, start=1):
             c = snap.chunks[rows[i]]
@@ -218,8 +241,32 @@ class Retriever:
                                      "dense_rank": int(signals["dense_rank"][i]),
                                      "lexical_rank": int(signals["lexical_rank"][i]),
                                      "explicit": bool(explicit[i]), "coverage": round(coverage, 3),
-                                     "follow_up": follow_up}))
+                                     "follow_up": follow_up, "question": round(float(by_question[rows[i]]), 4),
+                                     **gate}))
         return hits
+
+
+def question_max(snap: Snapshot, q_vec: np.ndarray) -> np.ndarray:
+    """Per chunk row: the similarity of its best question, -1 for a chunk without questions."""
+    best = np.full(len(snap.chunks), -1.0, dtype=np.float32)
+    if len(snap.question_rows):
+        np.maximum.at(best, snap.question_rows, snap.question_matrix @ q_vec)
+    return best
+
+
+def answerability(snap: Snapshot, rows: np.ndarray, q_vec: np.ndarray) -> dict:
+    """How close the question is to the questions the selected passages answer, and to the examples of
+    questions the documents do not cover: the best similarity of each, and the share of out-of-scope
+    examples among the nearest GATE_NEIGHBOURS of both together."""
+    own = snap.question_matrix[np.isin(snap.question_rows, rows)] @ q_vec if len(snap.question_rows) else np.zeros(0)
+    other = snap.out_of_scope @ q_vec if len(snap.out_of_scope) else np.zeros(0)
+    if not len(own) and not len(other):
+        return {}
+    pooled = np.concatenate([own, other])
+    nearest = np.argsort(-pooled, kind="stable")[:GATE_NEIGHBOURS]
+    return {"question_best": round(float(own.max()) if len(own) else 0.0, 4),
+            "out_of_scope_best": round(float(other.max()) if len(other) else 0.0, 4),
+            "out_of_scope_share": round(float(np.mean(nearest >= len(own))), 2)}
 
 
 def _sentence_max(snap: Snapshot, q_vec: np.ndarray) -> np.ndarray:
@@ -255,6 +302,10 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(scores), dtype=np.int64)
     ranks[order] = np.arange(1, len(scores) + 1)
     return ranks
+
+
+def _as_asked(text: str) -> str:
+    return dense_query_text(text) if QUESTION_GLOSSARY else text
 
 
 def dense_query_text(text: str) -> str:

@@ -39,6 +39,9 @@ class Snapshot:
     definitions: dict[int, frozenset]  # chunk row -> tokens of the term it defines ("„KI-System“ …")
     dated: np.ndarray  # per chunk row: 1.0 when its text names a calendar date ("2. August 2026")
     weight: np.ndarray  # per chunk row: RECITAL_FACTOR for recitals, else 1.0
+    question_matrix: np.ndarray  # the question index: one vector per question of a stored chunk
+    question_rows: np.ndarray  # chunk row of each of those questions
+    out_of_scope: np.ndarray  # vectors of the out-of-scope examples
 
 
 def build_snapshot(lib: Library) -> Snapshot:
@@ -68,10 +71,15 @@ def build_snapshot(lib: Library) -> Snapshot:
         m = _DEFINED_TERM.match(c.text)
         if m and c.index == 0:
             definitions[row] = frozenset(tokens(m.group(1)))
+    questions, question_vectors = lib.questions.load()
+    own = [i for i, q in enumerate(questions) if q.chunk_id in row_of]
+    examples = [i for i, q in enumerate(questions) if not q.chunk_id]
     return Snapshot(generation, chunks, matrix, lexical, versions, rows, groups, group_matrix, group_lexical,
                     sentences, np.array(sentence_rows, dtype=np.int64), sentence_matrix, definitions,
                     np.array([1.0 if states_date(c.text) else 0.0 for c in chunks]),
-                    np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks]))
+                    np.array([RECITAL_FACTOR if c.kind == "recital" else 1.0 for c in chunks]),
+                    question_vectors[own], np.array([row_of[questions[i].chunk_id] for i in own], dtype=np.int64),
+                    question_vectors[examples])
 
 
 def lexical_indexes(chunks: list[Chunk], titles: dict[str, str], groups: np.ndarray,

@@ -6,11 +6,12 @@ import os
 import re
 import socket
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.errors import StorageError, WriterLockedError
 from assistant.storage.models import Embedder, EmbeddingCache
+from assistant.storage.questions import QuestionStore
 from assistant.storage.registry import Registry, open_registry
 from assistant.settings import Settings
 from assistant.storage.store import ChunkStore
@@ -22,6 +23,15 @@ class Library:
     registry: Registry
     store: ChunkStore
     embedder: Embedder
+    _questions: QuestionStore | None = field(default=None, repr=False)
+
+    @property
+    def questions(self) -> QuestionStore:
+        """The question index, on the chunk store's client (which `store.reopen` may replace)."""
+        if self._questions is None or self._questions.client is not self.store.client:
+            self._questions = QuestionStore(self.store.client, self.embedder,
+                                            where=str(self.settings.chroma_url or self.settings.chroma_dir))
+        return self._questions
 
 
 def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_path: Path | None = None) -> Library:

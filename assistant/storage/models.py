@@ -112,17 +112,24 @@ class Embedder:
 
     def encode_passages(self, texts: list[str], progress=None) -> np.ndarray:
         """Passage vectors, from the cache where possible; `progress(n_done)` is called per batch."""
+        return self._encode_cached(texts, PASSAGE_PROMPT, self.fingerprint, progress)
+
+    def encode_questions(self, texts: list[str], progress=None) -> np.ndarray:
+        """Query vectors of the question index's questions, cached like passages (under their own key)."""
+        return self._encode_cached(texts, QUERY_PROMPT, f"{self.fingerprint}|query", progress)
+
+    def _encode_cached(self, texts: list[str], prompt: str, key: str, progress=None) -> np.ndarray:
         hashes = [text_hash(t) for t in texts]
-        known = self.cache.get_many(self.fingerprint, hashes) if self.cache else {}
+        known = self.cache.get_many(key, hashes) if self.cache else {}
         todo = list(dict.fromkeys(t for t, h in zip(texts, hashes) if h not in known))
         step = max(self.batch_size * 4, 64)
         for start in range(0, len(todo), step):
             batch = todo[start:start + step]
-            vectors = self._encode(batch, PASSAGE_PROMPT)
+            vectors = self._encode(batch, prompt)
             new = {text_hash(t): v for t, v in zip(batch, vectors)}
             known.update(new)
             if self.cache:
-                self.cache.put_many(self.fingerprint, new)
+                self.cache.put_many(key, new)
             self.encoded += len(batch)
             if progress:
                 progress(len(batch))

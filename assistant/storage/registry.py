@@ -141,6 +141,11 @@ class Registry(VersionQueries):
             self._bump()
         return self.version(doc_id, version)
 
+    def touch(self) -> None:
+        """A new generation without other changes: readers reload (after the question index changed)."""
+        with self._transaction():
+            self._bump()
+
     def reset(self) -> None:
         """Forget every version (for a rebuild); the generation keeps counting up, so readers reload."""
         with self._transaction():

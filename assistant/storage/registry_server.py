@@ -98,6 +98,10 @@ class ServerRegistry(VersionQueries):
         return self._chunk_lists[record_id]
 
     # --- writing ---------------------------------------------------------------------------
+    def touch(self) -> None:
+        """A new generation without other changes: readers reload (after the question index changed)."""
+        self._commit(lambda state: None)
+
     def set_meta(self, key: str, value: str) -> None:
         def change(state):
             state["meta"][key] = value
