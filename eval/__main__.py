@@ -4,7 +4,8 @@ Commands:
   run [--questions F ...] [--out R] [--k 10] [--mode hybrid|dense|lexical]   answer all questions, write results
   report [--results R] [--baseline B] [--out DIR]     HTML + Markdown report with plots
   gate [--results R] [--baseline B]                   exit 1 when a metric regressed beyond eval/thresholds.toml
-  ablate [--questions F ...]                          lexical-only, dense-only and hybrid side by side
+  ablate [--questions F ...]                          lexical-only, dense-only, hybrid without and with the
+                                                      question index, side by side; also for English questions
   baseline --update [--results R]                     make a results file the new committed baseline
   calibrate [--results R]                             refusal threshold that maximises accuracy on the dev split
 """
@@ -95,10 +96,20 @@ def main(argv: list[str] | None = None) -> int:
         from eval.report import format_summary_table
         from eval.runner import run as run_eval
 
-        table = {}
-        for mode in ("lexical", "dense", "hybrid"):
-            table[mode] = run_eval(settings, args.questions or DEFAULT_QUESTIONS, mode=mode)["summary"]
+        from eval.metrics import doc_rows, group_rows, summarise_rows
+
+        table, english = {}, {}
+        for name, mode, index in (("lexical", "lexical", False), ("dense", "dense", False),
+                                  ("hybrid-no-qi", "hybrid", False), ("hybrid", "hybrid", True)):
+            doc = run_eval(settings, args.questions or DEFAULT_QUESTIONS, mode=mode, questions_index=index)
+            table[name] = doc["summary"]
+            rows = group_rows(doc_rows(doc), "tags").get("english")
+            if rows:
+                english[name] = summarise_rows(rows)
         print(format_summary_table(table))
+        if english:
+            print("\nEnglish questions only (they must do at least as well as plain dense retrieval):")
+            print(format_summary_table(english))
         return 0
     if args.command == "baseline":
         _write(compact(_read(args.results)), BASELINE)

@@ -92,7 +92,7 @@ def answer_all(answerer: Answerer, questions: list[dict], on_each=None) -> list[
 
 def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: str = "hybrid",
         refusal: RefusalModel | None = None, progress: bool = True, today: dt.date | None = None,
-        on_question=None) -> dict:
+        on_question=None, questions_index: bool = True) -> dict:
     """Answer every question and return the results document (config, summary, results).
     `on_question(done, total)` is called after each question (for progress bars in the UI)."""
     questions = load_questions(question_paths)
@@ -110,7 +110,7 @@ def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: st
                 continue
             lib = build_library(settings, Path(tmp) / ("fixture" if with_fixture else "corpus"), embedder,
                                 with_fixture=with_fixture)
-            answerer = Answerer(Retriever(lib, clock=clock, mode=mode), refusal=refusal, k=k)
+            answerer = Answerer(Retriever(lib, clock=clock, mode=mode, questions=questions_index), refusal=refusal, k=k)
             corpus.update({d: v.version for d, v in lib.registry.in_force(clock()).items()})
             def step():
                 bar.update(1)
@@ -120,7 +120,8 @@ def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: st
             results.extend(answer_all(answerer, group, on_each=step))
         bar.close()
     by_id = {q["id"]: q for q in questions}
-    config = {"embedding_model": embedder.fingerprint, "retrieval": f"{mode}-rrf", "answer_mode": "extractive",
+    config = {"embedding_model": embedder.fingerprint, "answer_mode": "extractive",
+              "retrieval": f"{mode}-rrf" + ("" if questions_index or mode != "hybrid" else " without question index"),
               "git": _git_revision(), "corpus": corpus, "k": k, "refusal_threshold": refusal.threshold,
               "questions": [str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in question_paths]}
     doc = {"config": config, "summary": summarise(by_id, results, k), "results": results}

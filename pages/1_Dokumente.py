@@ -19,7 +19,7 @@ from assistant.storage.library import open_library
 from assistant.records import DocumentVersion
 from assistant.storage.registry import open_registry
 from assistant.settings import Settings
-from ingest.upload import admin_ingest, admin_set_state, admin_upload, audit, read_audit
+from ingest.upload import admin_ingest, admin_set_state, admin_upload, audit, preview_questions, read_audit
 
 st.set_page_config(page_title="Dokumente verwalten", page_icon="§", layout="wide")
 st.title("Dokumente verwalten")
@@ -170,6 +170,16 @@ def show_changes(doc_id: str, version: str) -> None:
         st.markdown(to_markdown(diff, current.title).split("\n", 1)[1])
 
 
+def question_edits_from(edited: list[dict], proposed: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Per section, the questions as edited; a section whose proposed questions were all deleted gets none."""
+    edits: dict[str, list[str]] = {key: [] for key, qs in proposed.items() if qs}
+    for row in edited:
+        text = " ".join((row.get("Frage") or "").split())
+        if row.get("Abschnitt") and text:
+            edits.setdefault(row["Abschnitt"], []).append(text)
+    return edits
+
+
 def document_from_form() -> DocumentVersion:
     """The version described by the form; raises AssistantError with what to fix."""
     doc_id = new_id.strip() if existing == NEW_DOC else existing
@@ -197,9 +207,11 @@ if wants_preview:
             raise AssistantError("Bitte zuerst eine Datei auswählen.")
         doc = document_from_form()
         path, rows = admin_upload(guard, settings, upload.getvalue(), upload.name, doc)
+        questions = preview_questions(load_library(str(settings.data_dir), settings.embedding_model, settings),
+                                      path, doc)
         st.session_state["pending_upload"] = {"doc": asdict(doc), "path": str(path),
                                               "rows": rows, "stage_only": stage_only or require_gate,
-                                              "require_gate": require_gate}
+                                              "require_gate": require_gate, "questions": questions}
         st.session_state.pop("ingest_result", None)
         st.session_state.pop("gate_result", None)
     except AssistantError as exc:
@@ -221,6 +233,21 @@ if pending:
     st.dataframe([{"Abschnitt": r["section_key"], "Bezeichnung": r["label"], "Seite": r["page"],
                    "Chunks": r["chunks"], "Textanfang": r["text"]} for r in rows],
                  hide_index=True, height=min(38 + 35 * len(rows), 600))
+    proposed = pending.get("questions", {})
+    st.markdown("**Fragen für den Fragenindex**")
+    st.caption("Zu jedem Abschnitt die Fragen, über die Beschäftigte ihn finden: aus dem Index (unveränderte "
+               "Abschnitte) oder mitgeliefert. Zeilen ändern, hinzufügen (Abschnitt auswählen) oder löschen; "
+               "die Änderungen gelten beim Einlesen. Abschnitte ohne Fragen werden über ihren Text gefunden"
+               + (" oder bekommen Fragen vom Sprachmodell." if settings.llm_enabled else "."))
+    edited = st.data_editor(
+        [{"Abschnitt": key, "Frage": q} for key, qs in proposed.items() for q in qs] or [{"Abschnitt": None, "Frage": ""}],
+        num_rows="dynamic", hide_index=True, key="question_editor", use_container_width=True,
+        column_config={"Abschnitt": st.column_config.SelectboxColumn("Abschnitt", options=[r["section_key"] for r in rows],
+                                                                     required=True),
+                       "Frage": st.column_config.TextColumn("Frage", width="large")})
+    st.caption(f"{sum(1 for r in edited if r.get('Abschnitt') and (r.get('Frage') or '').strip())} Fragen zu "
+               f"{len({r['Abschnitt'] for r in edited if r.get('Abschnitt') and (r.get('Frage') or '').strip()})} "
+               f"von {len(rows)} Abschnitten.")
     actions = st.container(horizontal=True)
     go = actions.button("Einlesen", type="primary", key="ingest")
     if actions.button("Verwerfen", key="discard"):
@@ -243,7 +270,7 @@ if pending:
         try:
             lib = load_library(str(settings.data_dir), settings.embedding_model, settings)
             result = admin_ingest(guard, lib, doc, Path(pending["path"]), stage_only=pending["stage_only"],
-                                  progress=advance)
+                                  progress=advance, questions=question_edits_from(edited, proposed))
             bar.progress(1.0, text="Fertig.")
             if pending.get("require_gate") and result.status != "unchanged":
                 with st.spinner("Eval-Gate: Referenzfragen werden mit und ohne die neue Fassung beantwortet …"):
