@@ -29,7 +29,7 @@ ingest: venv model corpus
 	$(BIN)/python -m ingest run --rebuild-if-outdated
 
 run: setup
-	$(BIN)/streamlit run Fragen.py --server.address 127.0.0.1 --server.port 8501
+	$(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port 8501
 
 # axe-core for the accessibility check of tests/test_browser.py (pinned in package.json / package-lock.json)
 node-modules: node_modules/.installed

@@ -23,7 +23,7 @@ from ingest.load import MAX_FILE_BYTES
 from ingest.pipeline import ingest_version
 from ingest.upload import AUDIT_FILE, admin_ingest, admin_set_state, admin_upload, audit, preview, save_upload
 
-PAGE = str(ROOT / "pages" / "1_Dokumente.py")
+PAGE = str(ROOT / "pages" / "dokumente.py")
 PASSWORD = "test-passwort"
 
 

@@ -108,7 +108,7 @@ def app_env(data_dir, llm_server, monkeypatch):
 
 
 def start() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Fragen.py"), default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "pages" / "fragen.py"), default_timeout=180)
     at.run()
     assert not at.exception, at.exception
     return at

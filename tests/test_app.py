@@ -28,7 +28,7 @@ def data_dir(corpus_library, monkeypatch):
 
 
 def start() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "Fragen.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "pages" / "fragen.py"), default_timeout=120)
     at.run()
     assert not at.exception
     return at

@@ -25,7 +25,7 @@ def two_versions_dir(tmp_path_factory, embedder, guideline_pdfs):
 
 def _ask(monkeypatch, data_dir, version=None):
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(data_dir))
-    at = AppTest.from_file(str(ROOT / "Fragen.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "pages" / "fragen.py"), default_timeout=120)
     at.run()
     if version:
         at.selectbox(key="version-ll-ki-fiktiv").set_value(version).run()

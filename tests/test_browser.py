@@ -1,4 +1,4 @@
-"""The staff chat page in a real browser: `streamlit run Fragen.py` as a subprocess over the session's corpus
+"""The staff chat page in a real browser: `streamlit run app.py` as a subprocess over the session's corpus
 index, driven by Chromium through Playwright.
 
 Checks what only a browser shows: the rendered answer and its opened source with the <mark>ed sentence,
@@ -91,7 +91,7 @@ def browser() -> Browser:
 
 @pytest.fixture(scope="module")
 def server(corpus_library, browser) -> str:
-    """`streamlit run Fragen.py` on a free port over the session's corpus index; the URL once the page
+    """`streamlit run app.py` on a free port over the session's corpus index; the URL once the page
     shows the chat input (the first session loads the model and answers the warm-up question)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -103,7 +103,7 @@ def server(corpus_library, browser) -> str:
            "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "Fragen.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -374,3 +374,12 @@ def test_five_parallel_sessions_get_the_same_cited_answers_as_sequential_ones(br
     finally:
         for page in pages:
             page.context.close()
+
+
+def test_app_navigation_shows_the_three_pages_and_opens_the_documents_page(page, server):
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    expect(nav).to_be_visible()
+    assert [t.strip() for t in nav.locator("a").all_inner_texts()] == ["Fragen", "Dokumente", "Evaluation"]
+    nav.get_by_text("Dokumente", exact=True).click()
+    expect(page.get_by_role("heading", name="Dokumente verwalten")).to_be_visible()
+    assert page.url.endswith("/dokumente")

@@ -16,7 +16,7 @@ from eval.metrics import attach_eval
 from eval.report import render
 from ingest.upload import AUDIT_FILE
 
-PAGE = str(ROOT / "pages" / "2_Evaluation.py")
+PAGE = str(ROOT / "pages" / "evaluation.py")
 PASSWORD = "test-passwort"
 
 QUESTIONS = [

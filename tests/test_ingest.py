@@ -320,8 +320,11 @@ def test_cli_run_indexes_the_corpus_and_prints_a_summary(tmp_path):
     done = _cli(["run"], _data_dir_with_shared_cache(tmp_path / "data"), corpus)
     assert done.returncode == 0, done.stderr
     assert "Summary: 2 added/updated, 0 unchanged, 0 skipped" in done.stdout
-    assert [line.split()[:2] for line in done.stdout.splitlines()[:2]] == [["added", "eu-ai-act"],
-                                                                           ["added", DECISION_ID]]
+    lines = done.stdout.splitlines()
+    assert [line.split()[:2] for line in lines if line.startswith("added")] == [["added", "eu-ai-act"],
+                                                                                ["added", DECISION_ID]]
+    # every passage of the bundled corpus gets its questions for the question index
+    assert lines[1].strip().startswith("questions: 1153 of 1153 passages covered"), lines[1]
 
 
 @pytest.fixture(scope="module")

@@ -190,7 +190,7 @@ def test_ingest_and_fixture_eval_on_the_server_match_the_embedded_store(tmp_path
 # --- two app processes ---------------------------------------------------------------------------------
 @pytest.fixture
 def app_instance(tmp_path, chroma_url, browser):  # noqa: F811 - the browser fixture of test_browser
-    """Instance B: `streamlit run Fragen.py` with its own data dir, against the Chroma server."""
+    """Instance B: `streamlit run app.py` with its own data dir, against the Chroma server."""
     data_dir = with_cache(tmp_path / "instance-b")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -200,7 +200,7 @@ def app_instance(tmp_path, chroma_url, browser):  # noqa: F811 - the browser fix
            "ASSISTANT_CHROMA_URL": chroma_url, "ASSISTANT_LLM_BASE_URL": "", "HF_HUB_OFFLINE": "1",
            "ANONYMIZED_TELEMETRY": "False", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Fragen.py", "--server.port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                  "--server.address", "127.0.0.1", "--server.headless", "true"],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -239,7 +239,7 @@ def test_version_activated_through_one_instance_is_what_the_other_answers_from(
                            "ASSISTANT_EMBEDDING_MODEL": str(MODEL_DIR), "ASSISTANT_ADMIN_PASSWORD_HASH": password_hash,
                            "ASSISTANT_CORPUS_DIR": str(ROOT / "corpus")}.items():
             monkeypatch.setenv(key, value)
-        admin = AppTest.from_file(str(ROOT / "pages" / "1_Dokumente.py"), default_timeout=180)
+        admin = AppTest.from_file(str(ROOT / "pages" / "dokumente.py"), default_timeout=180)
         admin.run()
         admin.text_input(key="admin_password").input("test-passwort")
         admin.button(key="FormSubmitter:admin_login-Anmelden").click().run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -229,7 +229,10 @@ class Retriever:
         order = np.lexsort((np.arange(len(rows)), -fused))[:k]
         # the gate reads the question as retrieval understood it: a follow-up together with its predecessor
         q_vec = self.lib.embedder.encode_queries([_as_asked(q.resolved_text if follow_up else q.text)])[0]
-        gate = answerability(snap, rows, q_vec)
+        # the gate asks whether the documents cover the question at all: a document filter does not narrow it
+        everything = self.selected_versions(replace(query, doc_ids=(), kinds=()), snap)
+        gate = answerability(snap, self._rows(snap, tuple(sorted((v.doc_id, v.version) for v in everything.values()))),
+                             q_vec)
         by_question = question_max(snap, q_vec)
         hits = []
         for rank, i in enumerate(order, start=1):
