@@ -21,6 +21,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt
 
 model: venv
 	$(BIN)/python scripts/build_embedding_model.py --out $(MODEL_DIR)
+	$(BIN)/python scripts/export_onnx.py --model $(MODEL_DIR)
 
 corpus: venv
 	$(BIN)/python scripts/copy_corpus.py --mirror $(CORPUS_MIRROR) --corpus corpus

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
         "models/multilingual-e5-small",
         description="Local sentence-transformers folder or hub id of an E5-family model.",
     )
+    embedding_backend: str = Field("onnx", description="onnx (ONNX Runtime, exported at set-up) or torch; onnx falls back to torch when the export is missing.")
     offline: bool = Field(True, description="Sets HF_HUB_OFFLINE=1; set false to load a hub id.")
     chroma_url: str = Field("", description="When set, use this Chroma server (HttpClient) instead of the embedded store.")
     llm_base_url: str = Field("", description="OpenAI-compatible endpoint for the optional generative mode.")

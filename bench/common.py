@@ -24,6 +24,7 @@ TARGETS = {  # name: (limit, unit, description)
     "ingest_total_over_encode": (1.5, "x", "full ingest wall time <= 1.5 x encode time (1x, real encoding)"),
     "incremental_share": (0.10, "", "re-ingest of one changed guideline version <= 10 % of a full ingest"),
     "retrieve_p95_ms": (150.0, "ms", "warm retrieval p95 <= 150 ms (1x)"),
+    "retrieve_over_dense_p95": (2.0, "x", "warm retrieval p95 <= 2 x a plain dense search's p95 (same chunks, same encoder, 1x)"),
     "answer_p95_ms": (400.0, "ms", "warm extractive answer p95 <= 400 ms (1x)"),
     "warm_rss_mb": (1500.0, "MB", "app RSS after warm-up <= 1.5 GB (1x)"),
 }

@@ -11,6 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 
+import numpy as np
+
 from bench.common import EncodeTimer, MODEL_DIR, QUESTIONS, ROOT, WARM_UP, make_settings, peak_rss_mb, summary_ms
 
 
@@ -86,8 +88,14 @@ def latency(lib, questions: list[dict]) -> dict:
     def filters(q):
         return {"as_of": dt.date.fromisoformat(q["as_of"])} if q.get("as_of") else {}
 
-    retrieve_ms, retrieve_cpu, retrieve_cached = [], [], []
+    retrieve_ms, retrieve_cpu, retrieve_cached, dense_ms = [], [], [], []
     for q in questions:
+        # plain dense search over the same chunks with the same encoder, for comparison: encode, score, top 10
+        qcache.clear()
+        started = time.perf_counter()
+        vector = lib.embedder.encode_queries([q["question"]])[0]
+        np.argsort(-(snap.matrix @ vector))[:10]
+        dense_ms.append(1000 * (time.perf_counter() - started))
         query = Query(q["question"], history=tuple(q.get("history") or ()), **filters(q))
         qcache.clear()
         started, cpu = time.perf_counter(), time.process_time()
@@ -118,6 +126,7 @@ def latency(lib, questions: list[dict]) -> dict:
         "snapshot_build_s": round(snapshot_s, 2), "warm_up_ms": round(warm_up_ms, 1),
         "retrieve_ms": summary_ms(retrieve_ms), "answer_ms": summary_ms(answer_ms),
         "retrieve_ms_without_model": summary_ms(retrieve_cached),
+        "plain_dense_ms": summary_ms(dense_ms),
         "retrieve_cpu_ms": summary_ms(retrieve_cpu), "answer_cpu_ms": summary_ms(answer_cpu),
         "answer_ms_answerable": summary_ms(by_kind[True]), "answer_ms_unanswerable": summary_ms(by_kind[False]),
         "retrieve_ms_follow_up": summary_ms([ms for ms, f in zip(retrieve_ms, follow_up) if f]),

@@ -27,6 +27,8 @@ def targets(result: dict) -> list[dict]:
         "ingest_total_over_encode": ing["total_over_encode"],
         "incremental_share": inc["v2"]["wall_s"] / ing["wall_s"],
         "retrieve_p95_ms": lat["retrieve_ms"]["p95"],
+        "retrieve_over_dense_p95": round(lat["retrieve_ms"]["p95"] / lat["plain_dense_ms"]["p95"], 2)
+        if lat.get("plain_dense_ms", {}).get("p95") else None,
         "answer_p95_ms": lat["answer_ms"]["p95"],
         "warm_rss_mb": rss.get("rss_mb"),
     }
@@ -74,14 +76,17 @@ def render(result: dict) -> str:
         rows.append([f"{scale}x", lat["documents"], lat["chunks"], lat["sentences"],
                      fmt(lat["retrieve_ms"]["p50"]), fmt(lat["retrieve_ms"]["p95"]),
                      "/".join(fmt(lat.get("retrieve_ms_without_model", {}).get(p)) for p in ("p50", "p95")),
+                     "/".join(fmt(lat.get("plain_dense_ms", {}).get(p)) for p in ("p50", "p95")),
                      fmt(lat["answer_ms"]["p50"]), fmt(lat["answer_ms"]["p95"]),
                      f"{fmt(lat['answer_ms_answerable']['p95'])}/{fmt(lat['answer_ms_unanswerable']['p95'])}",
                      fmt(lat["snapshot_build_s"], "", 2), fmt(rss.get("rss_mb"), "", 0), fmt(rss.get("ready_s"), "", 1),
                      "real" if scale == "1" else "stand-in vectors"])
     out.append(table(["scale", "docs", "chunks", "sentences", "retr p50", "retr p95", "w/o model p50/p95",
+                      "plain dense p50/p95",
                       "answer p50", "answer p95",
                       "ans p95 yes/no", "snapshot s", "app RSS MB", "app ready s", "vectors"], rows))
-    out.append("   (w/o model: the same retrieval again with the question's vectors cached; app RSS/ready: separate "
+    out.append("   (w/o model: the same retrieval again with the question's vectors cached; plain dense: encode the "
+               "question and take the top 10 by dot product over the same chunks, for comparison; app RSS/ready: separate "
                "process `python -m bench.warm_rss`: open library, snapshot, warm-up)")
     out.append("\n-- Ingest time by scale (s)")
     rows = [["1x", ing["chunks"], ing["passages_encoded"], fmt(ing["encode_s"]), fmt(ing["other_s"]),

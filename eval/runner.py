@@ -96,7 +96,8 @@ def run(settings: Settings, question_paths: list[Path], *, k: int = 10, mode: st
     """Answer every question and return the results document (config, summary, results).
     `on_question(done, total)` is called after each question (for progress bars in the UI)."""
     questions = load_questions(question_paths)
-    embedder = Embedder(settings.embedding_model, cache=EmbeddingCache(settings.embedding_cache_path))
+    embedder = Embedder(settings.embedding_model, cache=EmbeddingCache(settings.embedding_cache_path),
+                        backend=settings.embedding_backend)
     refusal = refusal or RefusalModel()
     clock = (lambda: today) if today else dt.date.today
     results = []

@@ -263,3 +263,16 @@ def test_failed_rewrite_answers_from_the_original_question(generative, llm):
     assert answer.mode == "extractive" and UNREACHABLE in answer.notes
     assert "search_question" not in answer.signals
     assert ART_26_6 in [h.chunk.label for h in answer.retrieved[:5]]
+
+
+def test_answer_is_an_lcel_chain_streamed_and_braces_stay_text(generative, llm):
+    from langchain_core.runnables import Runnable
+
+    assert isinstance(generative.chain, Runnable)
+    llm.replies.append(citing("Mindestens sechs Monate [{a}].", a=ART_26_6))
+    question = PROTOCOLS + " {frist}"  # template braces typed by a user are text, not a template field
+    *pieces, answer = list(generative.stream(question))
+    assert pieces == ["Mindestens sechs Monate [1]."] and answer.mode == "llm"
+    request = llm.requests[-1]
+    assert request["stream"] is True
+    assert request["messages"][1]["content"].endswith("{frist}")

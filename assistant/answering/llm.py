@@ -48,12 +48,22 @@ _SAYS_NO_ANSWER = re.compile(r"dokumente beantworten (diese|die) frage nicht|pas
                              re.IGNORECASE)
 
 
+def answer_chain(chat):
+    """The LCEL chain of the generative mode: prompt template, then the chat model (streamed). The citation
+    check runs on the streamed text, statement by statement (`LLMAnswerer.stream`)."""
+    from langchain_core.prompts import ChatPromptTemplate
+
+    # the texts go in as variables, so braces in passages or questions are never read as template fields
+    return ChatPromptTemplate.from_messages([("system", "{system}"), ("human", "{message}")]) | chat
+
+
 class LLMAnswerer:
     """Generative mode on top of an extractive `Answerer`; `chat` is any LangChain chat model."""
 
     def __init__(self, extractive: Answerer, chat, *, passages: int = MAX_PASSAGES):
         self.extractive = extractive
         self.chat = chat
+        self.chain = answer_chain(chat)
         self.passages = passages
 
     def answer(self, question: str, history: list[Turn] | tuple = (), **filters) -> Answer:
@@ -92,12 +102,12 @@ class LLMAnswerer:
             return
         passages = list(base.retrieved[:self.passages])
         signals["llm_passages"] = len(passages)
-        messages = [("system", SYSTEM_PROMPT), ("human", user_message(search_question, passages))]
+        inputs = {"system": SYSTEM_PROMPT, "message": user_message(search_question, passages)}
         checker = _Checker(passages)
         reply, done = "", 0
         started = time.perf_counter()
         try:
-            for chunk in self.chat.stream(messages):
+            for chunk in self.chain.stream(inputs):
                 reply += _content(chunk.content)
                 units = _statements(reply, complete=False)
                 for line, statement in units[done:]:
@@ -128,9 +138,9 @@ class LLMAnswerer:
     def _rewrite(self, question: str, previous: list[Turn]) -> tuple[str, bool]:
         """A standalone version of a follow-up question (for retrieval), and whether the LLM answered."""
         asked = "\n".join(f"- {t.question}" for t in previous[-3:])
-        messages = [("system", REWRITE_PROMPT), ("human", f"Vorherige Fragen:\n{asked}\n\nLetzte Frage: {question}")]
+        inputs = {"system": REWRITE_PROMPT, "message": f"Vorherige Fragen:\n{asked}\n\nLetzte Frage: {question}"}
         try:
-            reply = _content(self.chat.invoke(messages).content)
+            reply = _content(self.chain.invoke(inputs).content)
         except Exception as exc:
             log.warning("LLM rewrite failed: %s: %s", type(exc).__name__, exc)
             return question, False

@@ -45,7 +45,7 @@ def open_library(settings: Settings, *, embedder: Embedder | None = None, cache_
             from assistant.storage.store import connect_chroma
 
             cache = LayeredCache(cache, ServerEmbeddingCache(connect_chroma(settings), where=settings.chroma_url))
-        embedder = Embedder(settings.embedding_model, cache=cache)
+        embedder = Embedder(settings.embedding_model, cache=cache, backend=settings.embedding_backend)
     return Library(settings, open_registry(settings), ChunkStore(settings, embedder), embedder)
 
 

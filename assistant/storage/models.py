@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from assistant.errors import StorageError, write_failed
+from assistant.storage.onnx_encoder import OnnxEncoder, onnx_available
 
 log = logging.getLogger(__name__)
 
+BACKENDS = ("onnx", "torch")
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 
@@ -64,12 +66,19 @@ class EmbeddingCache:
 class Embedder:
     """A sentence-transformers E5 model, loaded lazily from a local folder (or a hub id when online)."""
 
-    def __init__(self, model: str, *, cache: EmbeddingCache | None = None, batch_size: int = 16):
+    def __init__(self, model: str, *, cache: EmbeddingCache | None = None, batch_size: int = 16,
+                 backend: str = "onnx"):
+        if backend not in BACKENDS:
+            raise StorageError(f"embedding backend '{backend}' is not one of {', '.join(BACKENDS)} "
+                               "(ASSISTANT_EMBEDDING_BACKEND).")
         self.model_name = model
+        # ONNX Runtime when the export exists (make setup writes it), else torch
+        self.backend = "onnx" if backend == "onnx" and onnx_available(model) else "torch"
         self.cache = cache
         self.batch_size = batch_size
         self.encoded = 0  # passages actually run through the model (not served from the cache)
         self._model = None
+        self._onnx = None
         self._lock = threading.Lock()
         self._query_cache: dict[str, np.ndarray] = {}
 
@@ -93,6 +102,11 @@ class Embedder:
         return self._model
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+        if self.backend == "onnx":
+            with self._lock:
+                if self._onnx is None:
+                    self._onnx = OnnxEncoder(self.model_name)
+            return self._onnx.encode(texts, prompt, self.batch_size)
         model = self._load()
         vectors = model.encode(texts, prompt=prompt, batch_size=self.batch_size, normalize_embeddings=True,
                                convert_to_numpy=True, show_progress_bar=False)
