@@ -29,7 +29,7 @@ from ingest.questions import QuestionSource, bundled_questions
 
 ALLOWED_SUFFIXES = (".pdf", ".md", ".txt")
 AUDIT_FILE = "admin-audit.jsonl"
-ACTIONS = ("upload", "stage", "activate", "retire", "eval")
+ACTIONS = ("upload", "stage", "activate", "retire", "eval", "questions", "login", "logout")
 PREVIEW_CHARS = 120
 _STATE_ACTION = {"staged": "stage", "active": "activate", "retired": "retire"}
 

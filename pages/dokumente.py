@@ -13,6 +13,7 @@ from pathlib import Path
 import streamlit as st
 from pydantic import ValidationError
 
+from assistant.governance import organisation_login
 from assistant.governance.auth import login_form, logout_button, session_guard
 from assistant.errors import AssistantError, WriterLockedError
 from assistant.storage.library import open_library
@@ -36,7 +37,18 @@ except ValidationError as exc:
     st.error(f"Ungültige Einstellung: {exc.errors()[0]['loc']} – {exc.errors()[0]['msg']}")
     st.stop()
 
-if not settings.admin_password_hash.strip():
+if organisation_login.configured():  # the organisation's identity provider (.streamlit/secrets.toml [auth])
+    guard = organisation_login.organisation_gate(settings, audit)
+    if not st.user.is_logged_in:
+        st.caption("Nur für Administratorinnen und Administratoren. Alle Änderungen werden protokolliert.")
+        organisation_login.login_button()
+        st.stop()
+    if not guard.logged_in():
+        organisation_login.denied(settings, guard, audit)
+        st.stop()
+    organisation_login.logout_button(settings, guard, audit)
+    st.caption(f"Angemeldet als {organisation_login.identity(guard.claims)}.")
+elif not settings.admin_password_hash.strip():
     st.warning("Die Dokumentverwaltung ist abgeschaltet, weil kein Administrator-Passwort eingerichtet ist.")
     st.markdown("So schalten Sie sie ein:\n\n"
                 "1. `python -m assistant hash-password` ausführen und das Passwort zweimal eingeben.\n"
@@ -44,12 +56,13 @@ if not settings.admin_password_hash.strip():
                 "3. Die Anwendung neu starten.")
     st.stop()
 
-guard = session_guard(settings.admin_password_hash)
-if not guard.logged_in():
-    st.caption("Nur für Administratorinnen und Administratoren. Alle Änderungen werden protokolliert.")
-    login_form(guard)
-    st.stop()
-logout_button(guard)
+else:
+    guard = session_guard(settings.admin_password_hash)
+    if not guard.logged_in():
+        st.caption("Nur für Administratorinnen und Administratoren. Alle Änderungen werden protokolliert.")
+        login_form(guard)
+        st.stop()
+    logout_button(guard)
 
 
 @st.cache_resource(show_spinner="Sprachmodell wird geladen …")

@@ -14,11 +14,13 @@ from types import SimpleNamespace
 import streamlit as st
 from pydantic import ValidationError
 
+from assistant.governance import organisation_login
 from assistant.governance.auth import login_form, logout_button, session_guard
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 from eval.metrics import doc_rows, group_rows, summarise_rows
 from eval.report import TAG_COLUMNS
+from ingest.upload import audit
 
 ROOT = Path(__file__).resolve().parents[1]
 SPLIT_ORDER = ("dev", "test", "holdout")
@@ -57,7 +59,7 @@ def run_in_background(job: SimpleNamespace, settings: Settings, out: Path, sessi
     from eval.gate import gate, load_thresholds
     from eval.report import render
     from eval.runner import run
-    from ingest.upload import audit
+
 
     detail: dict = {"session": session, "results": str(out)}
     try:
@@ -120,10 +122,15 @@ def run_status(job: SimpleNamespace) -> None:
 
 # --- the admin part: login and the run button -------------------------------------------------------
 job = eval_job()
-if settings.admin_password_hash.strip():
-    guard = session_guard(settings.admin_password_hash)
+oidc = organisation_login.configured()
+if oidc or settings.admin_password_hash.strip():
+    guard = (organisation_login.organisation_gate(settings, audit) if oidc
+             else session_guard(settings.admin_password_hash))
     if guard.logged_in():
-        logout_button(guard)
+        if oidc:
+            organisation_login.logout_button(settings, guard, audit)
+        else:
+            logout_button(guard)
         if st.button("Evaluation starten", type="primary", disabled=job.lock.locked(), key="eval_start"):
             refused = start_run(guard, job)
             if refused:
@@ -138,6 +145,11 @@ if settings.admin_password_hash.strip():
             verdict = "" if job.gate is None else (" Gate bestanden." if job.gate["passed"] else
                                                    " Gate NICHT bestanden: " + "; ".join(job.gate["failures"]))
             st.success(f"Letzte Evaluation abgeschlossen um {dt.datetime.fromtimestamp(job.finished):%H:%M}.{verdict}")
+    elif oidc:
+        if st.user.is_logged_in:
+            organisation_login.denied(settings, guard, audit)
+        else:
+            organisation_login.login_button()
     else:
         with st.expander("Als Administrator anmelden, um die Evaluation zu starten"):
             login_form(guard)
