@@ -12,6 +12,7 @@ from pathlib import Path
 
 
 import numpy as np
+from tqdm import tqdm
 
 from bench.common import EncodeTimer, MODEL_DIR, QUESTIONS, ROOT, WARM_UP, make_settings, peak_rss_mb, summary_ms
 
@@ -89,7 +90,7 @@ def latency(lib, questions: list[dict]) -> dict:
         return {"as_of": dt.date.fromisoformat(q["as_of"])} if q.get("as_of") else {}
 
     retrieve_ms, retrieve_cpu, retrieve_cached, dense_ms = [], [], [], []
-    for q in questions:
+    for q in _bar(questions, "retrieval"):
         # plain dense search over the same chunks with the same encoder, for comparison: encode, score, top 10
         qcache.clear()
         started = time.perf_counter()
@@ -109,7 +110,7 @@ def latency(lib, questions: list[dict]) -> dict:
         retrieve_cached.append(1000 * (time.perf_counter() - started))
     answer_ms, answer_cpu, by_kind, refused = [], [], {True: [], False: []}, 0
     follow_up = [bool(q.get("history")) for q in questions]
-    for q in questions:
+    for q in _bar(questions, "answers"):
         turns = []
         for earlier in q.get("history") or []:  # replayed like the eval runner, not timed
             turns.append(Turn(earlier, answerer.answer(earlier, turns, **filters(q))))
@@ -149,3 +150,33 @@ def warm_rss(data_dir: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+
+
+def _bar(items, what: str):
+    """A progress bar in a terminal (tqdm on stderr); nothing when the output goes to a file."""
+    return tqdm(items, desc=f"latency: {what}", unit="q", leave=False, file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+def encoder_backends(questions: list[dict], n: int = 60) -> dict:
+    """Per-question encoding time of the same e5 weights with torch and with ONNX Runtime, and how close
+    their vectors are: what the ONNX backend changes."""
+    from assistant.storage.models import QUERY_PROMPT, Embedder
+
+    texts = [q["question"] for q in questions[:n]]
+    out, vectors = {}, {}
+    for backend in ("torch", "onnx"):
+        embedder = Embedder(str(MODEL_DIR), backend=backend)
+        if embedder.backend != backend:
+            out[backend] = {"error": "ONNX export missing: run make setup"}
+            continue
+        embedder._encode(texts[:2], QUERY_PROMPT)  # load and warm up
+        times = []
+        for text in texts:
+            started = time.perf_counter()
+            embedder._encode([text], QUERY_PROMPT)
+            times.append(1000 * (time.perf_counter() - started))
+        vectors[backend] = embedder._encode(texts, QUERY_PROMPT)
+        out[backend] = summary_ms(times)
+    if len(vectors) == 2:
+        out["min_cosine"] = round(float((vectors["torch"] * vectors["onnx"]).sum(axis=1).min()), 5)
+    return out

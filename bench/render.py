@@ -88,6 +88,13 @@ def render(result: dict) -> str:
     out.append("   (w/o model: the same retrieval again with the question's vectors cached; plain dense: encode the "
                "question and take the top 10 by dot product over the same chunks, for comparison; app RSS/ready: separate "
                "process `python -m bench.warm_rss`: open library, snapshot, warm-up)")
+    enc = result.get("encoders")
+    if enc:
+        out.append("\n-- Query encoding, one question at a time, the same e5 weights (ms)")
+        out.append(table(["backend", "p50", "p95"], [[name, fmt(enc[name].get("p50")), fmt(enc[name].get("p95"))]
+                                                      for name in ("torch", "onnx") if name in enc]))
+        out.append(f"   (lowest cosine between the two backends' vectors: {enc.get('min_cosine')}; the assistant uses "
+                   "ONNX Runtime, ASSISTANT_EMBEDDING_BACKEND=torch switches back)")
     out.append("\n-- Ingest time by scale (s)")
     rows = [["1x", ing["chunks"], ing["passages_encoded"], fmt(ing["encode_s"]), fmt(ing["other_s"]),
              fmt(ing["wall_s"]),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 from bench.common import MODEL_DIR, QUESTIONS, RESULTS, ROOT, copy_sqlite, git_revision, load_average, log
-from bench.measure import full_ingest, incremental, latency, load_questions, warm_rss
+from bench.measure import encoder_backends, full_ingest, incremental, latency, load_questions, warm_rss
 from bench.profiling import profile_answers, profile_snapshot
 from bench.render import render, targets
 from bench.scaling import scaling
@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         lat = latency(lib, questions)
         answerer = lat.pop("_answerer")
         result["latency"] = {"1": lat}
+        log("query encoding: torch against ONNX Runtime")
+        result["encoders"] = encoder_backends(questions)
         log("profiling the warm answer path")
         result["profile_answer"] = profile_answers(answerer, questions[:args.profile_questions])
         log("incremental re-ingest of the guideline")

@@ -21,7 +21,7 @@ def cmd_run(settings, args) -> int:
         bars = []
 
         def factory(doc):
-            bar = tqdm(desc=f"encoding {doc.doc_id}", unit="chunk", leave=False, file=sys.stderr,
+            bar = tqdm(desc=f"encoding {doc.doc_id} (passages, then questions)", unit="text", leave=False, file=sys.stderr,
                        disable=not sys.stderr.isatty())
             bars.append(bar)
             return bar.update
@@ -114,7 +114,7 @@ def cmd_add(settings, args) -> int:
                               short=args.short or (base.short if base else args.doc_id), kind=args.kind if not base else base.kind,
                               issuer=args.issuer or (base.issuer if base else ""), file=stored.name,
                               url=args.url or (base.url if base else ""), note=args.note)
-        with tqdm(desc=f"encoding {args.doc_id}", unit="chunk", leave=False, file=sys.stderr,
+        with tqdm(desc=f"encoding {args.doc_id} (passages, then questions)", unit="text", leave=False, file=sys.stderr,
                        disable=not sys.stderr.isatty()) as bar:
             staged = args.stage_only or args.require_gate
             try:

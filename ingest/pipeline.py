@@ -77,7 +77,8 @@ def ingest_version(lib: Library, doc: DocumentVersion, path: Path, *, state: str
         result = VersionResult(doc.doc_id, doc.version, "unchanged", chunks=len(ids))
         # questions added since (bundled data, a questions file) reach an unchanged version too
         result.questions = attach_questions(lib.questions, lib.store.load(ids)[0], provided=questions,
-                                            bundled=bundled_questions(lib.settings.corpus_dir), writer=writer)
+                                            bundled=bundled_questions(lib.settings.corpus_dir), writer=writer,
+                                            progress=progress)
         if result.questions.new_questions or result.questions.provided:
             lib.registry.touch()
         return result
@@ -95,7 +96,8 @@ def ingest_version(lib: Library, doc: DocumentVersion, path: Path, *, state: str
     _test_hook("before-store")
     result.new_chunks = store_chunks(lib, chunks, {doc.doc_id: doc.title}, progress=progress)
     result.questions = attach_questions(lib.questions, chunks, provided=questions,
-                                        bundled=bundled_questions(lib.settings.corpus_dir), writer=writer)
+                                        bundled=bundled_questions(lib.settings.corpus_dir), writer=writer,
+                                        progress=progress)
     result.encoded = lib.embedder.encoded - before
     _test_hook("before-register")
     lib.registry.add_version(doc, [c.chunk_id for c in chunks], state=state)

@@ -273,12 +273,15 @@ if pending:
         bar = st.progress(0.0, text="Abschnitte werden eingebettet …")
         done = [0]
 
-        total = max(1, sum(r["chunks"] for r in rows))
+        chunks_total = max(1, sum(r["chunks"] for r in rows))
+        total = chunks_total + sum(len(q) for q in proposed.values())
 
         def advance(n: int) -> None:
-            # called per encoded batch; chunks already embedded (cache) are skipped, so it may end early
+            # called per encoded batch, first for the passages, then for the questions; texts already
+            # embedded (cache) are skipped, so it may end early
             done[0] += n
-            bar.progress(min(1.0, done[0] / total), text=f"{done[0]} von höchstens {total} Chunks eingebettet …")
+            what = "Abschnitte" if done[0] <= chunks_total else "Abschnitte und Fragen"
+            bar.progress(min(1.0, done[0] / total), text=f"{done[0]} von höchstens {total} Texten eingebettet ({what}) …")
 
         try:
             lib = load_library(str(settings.data_dir), settings.embedding_model, settings)

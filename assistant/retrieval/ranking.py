@@ -121,16 +121,15 @@ class Retriever:
     def _score(self, snap: Snapshot, rows: np.ndarray, text: str, coverage: float):
         """Fused relevance of the candidate rows for one query text, plus its sentences searched alone."""
         texts = [text, *(question_parts(text) if QUESTION_PARTS_WEIGHT else [])]
-        # one batch: the texts as the passages are searched (with the glossary's terms), and as they are
-        # compared with the question index's questions (as asked); a text without glossary terms is one text
-        vectors = self.lib.embedder.encode_queries([dense_query_text(t) for t in texts] + [_as_asked(t) for t in texts])
-        n = len(texts)
-        fused, dense, lexical, signals = self._score_text(snap, rows, text, vectors[0], vectors[n], coverage)
-        for part, vector, asked in zip(texts[1:], vectors[1:n], vectors[n + 1:]):
-            fused = fused + QUESTION_PARTS_WEIGHT * self._score_text(snap, rows, part, vector, asked, coverage)[0]
+        # one batch: the texts as the passages are searched (with the glossary's terms), and the whole text as
+        # it is compared with the question index's questions (as asked; the same text without glossary terms)
+        vectors = self.lib.embedder.encode_queries([dense_query_text(t) for t in texts] + [_as_asked(text)])
+        fused, dense, lexical, signals = self._score_text(snap, rows, text, vectors[0], vectors[-1], coverage)
+        for part, vector in zip(texts[1:], vectors[1:-1]):
+            fused = fused + QUESTION_PARTS_WEIGHT * self._score_text(snap, rows, part, vector, None, coverage)[0]
         return fused, dense, lexical, signals
 
-    def _score_text(self, snap: Snapshot, rows: np.ndarray, text: str, q_vec: np.ndarray, asked: np.ndarray,
+    def _score_text(self, snap: Snapshot, rows: np.ndarray, text: str, q_vec: np.ndarray, asked: np.ndarray | None,
                     coverage: float):
         """Fused relevance of the candidate rows for one query text (dense, lexical, coordination, article)."""
         expansion = expand(text) if USE_GLOSSARY else ""
@@ -154,7 +153,7 @@ class Retriever:
         g_lex = snap.group_lexical.scores(q_tokens)[group_rows]
         g_fused, _ = fuse(g_dense, g_lex, coverage, mode=self.mode)
         fused = fused + GROUP_WEIGHT * g_fused
-        if self.questions and self.mode == "hybrid" and len(snap.question_rows):
+        if asked is not None and self.questions and self.mode == "hybrid" and len(snap.question_rows):
             best = question_max(snap, asked)[rows]
             # a passage without questions (a new guideline before any were written) takes part with its text:
             # its rank in this list is its dense rank, so it is not pushed down by passages that have questions
