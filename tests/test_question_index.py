@@ -60,7 +60,7 @@ def test_scenario_question_reaches_its_section_through_the_question_index(corpus
                 "kürzen. Ist das zulässig?")  # social scoring, in the words of an authority, not of the Act
     with_index = Retriever(corpus_library, clock=lambda: TODAY).search(question, k=5)
     without = Retriever(corpus_library, clock=lambda: TODAY, questions=False).search(question, k=5)
-    assert _labels(with_index)[0] == "Art. 5 Abs. 1 Buchst. c KI-VO", _labels(with_index)
+    assert "Art. 5 Abs. 1 Buchst. c KI-VO" in _labels(with_index)[:2], _labels(with_index)
     assert "Art. 5 Abs. 1 Buchst. c KI-VO" not in _labels(without), _labels(without)
 
 
